@@ -1,0 +1,1 @@
+//! Executions: the driver around the pure interpreter.
