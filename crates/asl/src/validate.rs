@@ -7,6 +7,7 @@
 //! CreateStateMachine joins the same diagnostics into its InvalidDefinition message, see
 //! [`invalid_definition_message`].
 
+use crate::path::{Path, ReferencePath};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::HashSet;
@@ -24,14 +25,14 @@ pub struct Diagnostic {
     pub severity: Severity,
     pub code: String,
     pub message: String,
-    /// A path into the definition, e.g. `/States/Greet/Parameters`. AWS gives none for problems of
-    /// the whole document (not a JSON object, no terminal state).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub location: Option<String>,
+    /// A path into the definition, e.g. `/States/Greet/Parameters`; empty for problems of the whole
+    /// document (not a JSON object, no terminal state), where AWS gives no location.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub location: String,
 }
 
 impl Diagnostic {
-    fn error(code: &str, message: impl Into<String>, location: Option<String>) -> Self {
+    fn error(code: &str, message: impl Into<String>, location: String) -> Self {
         Diagnostic { severity: Severity::Error, code: code.to_owned(), message: message.into(), location }
     }
 }
@@ -39,7 +40,8 @@ impl Diagnostic {
 /// As CreateStateMachine quotes a diagnostic: `CODE: message at /location` (`at null` without one).
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {} at {}", self.code, self.message, self.location.as_deref().unwrap_or("null"))
+        let location = if self.location.is_empty() { "null" } else { &self.location };
+        write!(f, "{}: {} at {location}", self.code, self.message)
     }
 }
 
@@ -500,7 +502,7 @@ struct Validator<'d> {
 
 impl<'d> Validator<'d> {
     fn report(&mut self, code: &str, message: impl Into<String>, at: &Location) {
-        self.schema.push(Diagnostic::error(code, message, Some(at.render())));
+        self.schema.push(Diagnostic::error(code, message, at.render()));
     }
 
     fn schema_error(&mut self, message: impl Into<String>, at: &Location) {
@@ -512,7 +514,7 @@ impl<'d> Validator<'d> {
             self.schema.push(Diagnostic::error(
                 SCHEMA_VALIDATION_FAILED,
                 "Definition must be a valid JSON object",
-                None,
+                String::new(),
             ));
             return;
         };
@@ -558,7 +560,7 @@ impl<'d> Validator<'d> {
             self.duplicates.push(Diagnostic::error(
                 DUPLICATE_STATE_NAME,
                 format!("Duplicate State name: {name}"),
-                Some(at.render()),
+                at.render(),
             ));
         }
         let Some(fields) = self.object(state, at) else { return };
@@ -670,7 +672,7 @@ impl<'d> Validator<'d> {
                 self.boolean(value, at);
             }
             "InputPath" | "OutputPath" => self.json_path(value, at, true),
-            "ResultPath" => self.reference_path(value, at, true),
+            "ResultPath" => self.result_path(value, at),
             "ItemsPath" => self.json_path(value, at, false),
             "TimeoutSecondsPath"
             | "HeartbeatSecondsPath"
@@ -678,7 +680,7 @@ impl<'d> Validator<'d> {
             | "TimestampPath"
             | "MaxConcurrencyPath"
             | "ToleratedFailurePercentagePath"
-            | "ToleratedFailureCountPath" => self.reference_path(value, at, false),
+            | "ToleratedFailureCountPath" => self.reference_path(value, at),
             "ErrorPath" | "CausePath" => self.path_or_intrinsic(value, at),
             "Parameters" | "ResultSelector" => self.payload_template(value, at, 0),
             "ItemSelector" => self.payload(value, language, at),
@@ -969,7 +971,7 @@ impl<'d> Validator<'d> {
                     "Next" | "Comment" => {
                         self.string(value, &field_at);
                     }
-                    "ResultPath" => self.reference_path(value, &field_at, true),
+                    "ResultPath" => self.result_path(value, &field_at),
                     "Output" => self.jsonata_value(value, &field_at, 0),
                     "Assign" => self.assign(value, language, &field_at),
                     _ => {}
@@ -1003,12 +1005,19 @@ impl<'d> Validator<'d> {
         }
     }
 
-    fn reference_path(&mut self, value: &Value, at: &Location, nullable: bool) {
-        if value.is_null() && nullable {
-            return;
+    fn result_path(&mut self, value: &Value, at: &Location) {
+        if !value.is_null() {
+            self.reference_path_with(value, at, is_result_path);
         }
+    }
+
+    fn reference_path(&mut self, value: &Value, at: &Location) {
+        self.reference_path_with(value, at, is_reference_path);
+    }
+
+    fn reference_path_with(&mut self, value: &Value, at: &Location, is_valid: fn(&str) -> bool) {
         if let Some(path) = self.string(value, at) {
-            if !is_reference_path(path) {
+            if !is_valid(path) {
                 self.schema_error("Value is not a Reference Path", at);
             }
         }
@@ -1274,7 +1283,7 @@ impl<'d> Validator<'d> {
             });
         }
         if !states.values().any(is_terminal) {
-            let location = nested.then(|| at.render());
+            let location = if nested { at.render() } else { String::new() };
             self.transitions.push(Diagnostic::error(MISSING_END_STATE, "Workflow has no terminal state", location));
             return;
         }
@@ -1283,7 +1292,7 @@ impl<'d> Validator<'d> {
             self.transitions.push(Diagnostic::error(
                 MISSING_TRANSITION_TARGET,
                 format!("State \"{name}\" is not reachable."),
-                Some(states_at.field(name).render()),
+                states_at.field(name).render(),
             ));
         }
     }
@@ -1292,7 +1301,7 @@ impl<'d> Validator<'d> {
         self.transitions.push(Diagnostic::error(
             MISSING_TRANSITION_TARGET,
             format!("Missing 'Next' target: {target}"),
-            Some(location),
+            location,
         ));
     }
 }
@@ -1366,12 +1375,18 @@ fn reachable_states<'s>(start_at: Option<&'s str>, states: &'s Map<String, Value
 
 /// A path that reads: `$...` (input), `$$...` (context object) or `$name...` (variable).
 fn is_json_path(text: &str) -> bool {
-    text.starts_with('$')
+    Path::parse(text).is_ok()
 }
 
-/// A definite path into the state input (ResultPath, the `...Path` number fields).
+/// ResultPath: a definite path into the state input.
+fn is_result_path(text: &str) -> bool {
+    ReferencePath::parse(text).is_ok()
+}
+
+/// The `...Path` fields of Task, Wait and Map: a definite path to one value, not in the context
+/// object.
 fn is_reference_path(text: &str) -> bool {
-    is_json_path(text) && !text.starts_with("$$") && !text.contains(['*', '?', '@']) && !text.contains("..")
+    !text.starts_with("$$") && Path::parse(text).is_ok_and(|path| path.is_definite())
 }
 
 fn is_intrinsic_call(text: &str) -> bool {
@@ -1524,7 +1539,7 @@ mod tests {
         let diagnostics = validate(&json!([1]));
         assert_eq!(diagnostics.len(), 1);
         assert_eq!(diagnostics[0].message, "Definition must be a valid JSON object");
-        assert_eq!(diagnostics[0].location, None);
+        assert_eq!(diagnostics[0].location, "");
     }
 
     #[test]
@@ -1732,7 +1747,7 @@ mod tests {
         assert_eq!(diagnostics.len(), 1);
         assert_eq!(diagnostics[0].code, MISSING_END_STATE);
         assert_eq!(diagnostics[0].message, "Workflow has no terminal state");
-        assert_eq!(diagnostics[0].location, None);
+        assert_eq!(diagnostics[0].location, "");
     }
 
     #[test]
