@@ -52,6 +52,7 @@ pub mod codes {
     pub const MISSING_TRANSITION_TARGET: &str = "MISSING_TRANSITION_TARGET";
     pub const MISSING_END_STATE: &str = "MISSING_END_STATE";
     pub const DUPLICATE_STATE_NAME: &str = "DUPLICATE_STATE_NAME";
+    pub const INVALID_STATE_NAME: &str = "INVALID_STATE_NAME";
     pub const INVALID_LABEL_NAME: &str = "INVALID_LABEL_NAME";
     pub const TOO_DEEPLY_NESTED: &str = "TOO_DEEPLY_NESTED";
     pub const INVALID_JSONATA_EXPRESSION: &str = "INVALID_JSONATA_EXPRESSION";
@@ -83,15 +84,15 @@ pub fn validate_for(definition: &Value, machine_type: StateMachineType) -> Vec<D
         state_names: HashSet::new(),
         schema: Vec::new(),
         transitions: Vec::new(),
-        duplicates: Vec::new(),
+        names: Vec::new(),
     };
     validator.machine(definition);
-    let Validator { schema, mut transitions, duplicates, .. } = validator;
+    let Validator { schema, mut transitions, names, .. } = validator;
     // AWS checks the state graph only once the definition passes its schema.
     if !schema.is_empty() {
         return schema;
     }
-    transitions.extend(duplicates);
+    transitions.extend(names);
     transitions
 }
 
@@ -494,10 +495,10 @@ struct Validator<'d> {
     machine_language: QueryLanguage,
     state_names: HashSet<&'d str>,
     /// Shape and value problems, in document order; when there are none, transition and then
-    /// duplicate-name findings are reported instead.
+    /// state-name findings are reported instead.
     schema: Vec<Diagnostic>,
     transitions: Vec<Diagnostic>,
-    duplicates: Vec<Diagnostic>,
+    names: Vec<Diagnostic>,
 }
 
 impl<'d> Validator<'d> {
@@ -554,10 +555,14 @@ impl<'d> Validator<'d> {
 
     fn state(&mut self, name: &'d str, state: &'d Value, at: &Location, depth: usize) {
         if name.chars().count() > MAX_STATE_NAME_CHARS {
-            self.schema_error(format!("State name cannot exceed {MAX_STATE_NAME_CHARS} characters"), at);
+            self.names.push(Diagnostic::error(
+                INVALID_STATE_NAME,
+                format!("Invalid State name: State exceeds the {MAX_STATE_NAME_CHARS}-character limit allowed by the service"),
+                at.render(),
+            ));
         }
         if !self.state_names.insert(name) {
-            self.duplicates.push(Diagnostic::error(
+            self.names.push(Diagnostic::error(
                 DUPLICATE_STATE_NAME,
                 format!("Duplicate State name: {name}"),
                 at.render(),
@@ -1801,7 +1806,7 @@ mod tests {
         let definition = json!({"StartAt": name, "States": {name.clone(): {"Type": "Succeed"}}});
         assert_eq!(
             findings(definition),
-            [format!("SCHEMA_VALIDATION_FAILED: State name cannot exceed 80 characters at /States/{name}")]
+            [format!("INVALID_STATE_NAME: Invalid State name: State exceeds the 80-character limit allowed by the service at /States/{name}")]
         );
     }
 
