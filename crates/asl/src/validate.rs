@@ -666,11 +666,12 @@ impl<'d> Validator<'d> {
             return;
         }
         match field {
-            "Next" | "Default" | "Resource" => {
-                if let Some(text) = self.string(value, at) {
-                    if field == "Resource" {
-                        self.resource(text, at);
-                    }
+            "Next" | "Default" | "Error" | "Cause" => {
+                self.string(value, at);
+            }
+            "Resource" => {
+                if let Some(resource) = self.string(value, at) {
+                    self.resource(resource, at);
                 }
             }
             "End" => {
@@ -693,9 +694,6 @@ impl<'d> Validator<'d> {
             "Arguments" | "Output" | "Items" => self.jsonata_value(value, at, 0),
             "Assign" => self.assign(value, language, at),
             "Result" => {}
-            "Error" | "Cause" => {
-                self.string(value, at);
-            }
             "Timestamp" => {
                 if let Some(text) = self.string(value, at) {
                     self.timestamp(text, at);
