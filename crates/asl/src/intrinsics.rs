@@ -125,7 +125,7 @@ impl Intrinsic {
             match problem {
                 Problem::PathNotFound(path) => Failure::runtime(format!(
                     "{prefix}The JsonPath argument for the field '{path}' could not be found in the input '{}'",
-                    scope.input
+                    java_json_text(scope.input)
                 )),
                 Problem::InvalidArgument(detail) => Failure::intrinsic(format!("{prefix}{detail}")),
             }
