@@ -8,13 +8,16 @@
 
 use crate::{Failure, Variables};
 use jsonata_core::ast::AstNode;
-use jsonata_core::evaluator::{CancelToken, Context, Evaluator, EvaluatorError, EvaluatorOptions, HostFnResult};
+use jsonata_core::evaluator::{Context, Evaluator, EvaluatorError, EvaluatorOptions, HostFnResult};
 use jsonata_core::value::{with_stack, JArray, JMap, JValue};
 use serde_json::{Map, Value};
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::rc::Rc;
+
+/// The host's handle to stop an evaluation (see [`Environment::cancel`]).
+pub use jsonata_core::evaluator::CancelToken;
 
 const OPEN: &str = "{%";
 const CLOSE: &str = "%}";
@@ -147,7 +150,8 @@ impl JsonataTemplate {
         self.evaluate_in(&Environment::new(states, variables), field).map_err(Failure::from)
     }
 
-    /// [`evaluate`](Self::evaluate) with the host's clock and seed, reporting where it failed.
+    /// [`evaluate`](Self::evaluate) with the host's clock, seed and cancellation, reporting where it
+    /// failed.
     pub fn evaluate_in(&self, environment: &Environment, field: &str) -> Result<Value, EvaluationFailure> {
         let mut session = Session::new(environment, &self.references);
         self.root.evaluate(&mut session, &FieldPath::Field(field))
