@@ -61,41 +61,6 @@ struct Expression {
     ast: AstNode,
 }
 
-/// The JSON types AWS names in "returned an unexpected result type" messages (JSONata's `$type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JsonType {
-    Null,
-    Boolean,
-    Number,
-    String,
-    Array,
-    Object,
-}
-
-impl JsonType {
-    pub fn of(value: &Value) -> JsonType {
-        match value {
-            Value::Null => JsonType::Null,
-            Value::Bool(_) => JsonType::Boolean,
-            Value::Number(_) => JsonType::Number,
-            Value::String(_) => JsonType::String,
-            Value::Array(_) => JsonType::Array,
-            Value::Object(_) => JsonType::Object,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            JsonType::Null => "null",
-            JsonType::Boolean => "boolean",
-            JsonType::Number => "number",
-            JsonType::String => "string",
-            JsonType::Array => "array",
-            JsonType::Object => "object",
-        }
-    }
-}
-
 /// Everything an evaluation reads. This crate has no clock and no entropy of its own: the host
 /// may pin the time `$now()`/`$millis()` see and seed `$random()`/`$uuid()` (for replay).
 #[derive(Debug, Clone, Copy)]
@@ -144,7 +109,10 @@ impl JsonataTemplate {
 
     /// The expression's text when the whole template is one `{% expr %}` string (for messages).
     pub fn source(&self) -> Option<&str> {
-        todo!()
+        match &self.root {
+            Node::Expression(expression) => Some(&expression.source),
+            _ => None,
+        }
     }
 
     /// `states` is the `$states` object ({input, context, result?, errorOutput?}). `field` names the
@@ -160,33 +128,6 @@ impl JsonataTemplate {
     pub fn evaluate_in(&self, environment: &Environment, field: &str) -> Result<Value, EvaluationFailure> {
         let mut session = Session::new(environment, &self.references);
         self.root.evaluate(&mut session, &FieldPath::Field(field))
-    }
-
-    /// Evaluates a field that must produce one JSON type (`Items`: array, `Condition`: boolean,
-    /// ...), failing as AWS does otherwise: "... returned an unexpected result type. Expected
-    /// 'array', but was 'boolean' for value: true".
-    pub fn evaluate_as(
-        &self,
-        environment: &Environment,
-        field: &str,
-        expected: JsonType,
-    ) -> Result<Value, EvaluationFailure> {
-        let value = self.evaluate_in(environment, field)?;
-        let actual = JsonType::of(&value);
-        if actual == expected {
-            return Ok(value);
-        }
-        let source = match &self.root {
-            Node::Expression(expression) => expression.source.clone(),
-            _ => value.to_string(),
-        };
-        let cause = format!(
-            "The JSONata expression '{source}' specified for the field '{field}' returned an unexpected result type. \
-             Expected '{}', but was '{}' for value: {value}",
-            expected.name(),
-            actual.name()
-        );
-        Err(EvaluationFailure { location: field.to_string(), failure: Failure::query_evaluation(cause) })
     }
 }
 
@@ -933,21 +874,11 @@ mod tests {
     }
 
     #[test]
-    fn typed_fields_report_the_unexpected_type() {
-        let (states, variables) = (states(), Variables::new());
-        let environment = Environment::new(&states, &variables);
-        let items = JsonataTemplate::compile(&json!("{% $states.input.nested %}")).unwrap();
-        let failure = items.evaluate_as(&environment, "Items", JsonType::Array).unwrap_err();
-        assert_eq!(failure.location, "Items");
-        assert_eq!(
-            failure.failure.cause.as_deref(),
-            Some(
-                "The JSONata expression '$states.input.nested' specified for the field 'Items' returned an unexpected \
-                 result type. Expected 'array', but was 'object' for value: {\"deep\":true}"
-            )
-        );
-        let condition = JsonataTemplate::compile(&json!("{% $states.input.nested.deep %}")).unwrap();
-        assert_eq!(condition.evaluate_as(&environment, "Condition", JsonType::Boolean), Ok(json!(true)));
+    fn source_is_the_text_of_a_whole_template_expression() {
+        let source = |template: Value| JsonataTemplate::compile(&template).unwrap().source().map(str::to_string);
+        assert_eq!(source(json!("{%  $states.input.items  %}")), Some("$states.input.items".to_string()));
+        assert_eq!(source(json!(["{% $x %}"])), None);
+        assert_eq!(source(json!("literal")), None);
     }
 
     #[test]
