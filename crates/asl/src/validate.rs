@@ -7,6 +7,8 @@
 //! CreateStateMachine joins the same diagnostics into its InvalidDefinition message, see
 //! [`invalid_definition_message`].
 
+use crate::intrinsics::Intrinsic;
+use crate::jsonata;
 use crate::path::{Path, ReferencePath};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -1123,7 +1125,7 @@ impl<'d> Validator<'d> {
     /// the expression itself is checked.
     fn expression_stands_in(&mut self, value: &Value, language: QueryLanguage, at: &Location) -> bool {
         match value.as_str() {
-            Some(text) if language == QueryLanguage::Jsonata && is_jsonata_expression(text) => {
+            Some(text) if language == QueryLanguage::Jsonata && jsonata::is_expression(text) => {
                 self.jsonata_value(value, at, 0);
                 true
             }
@@ -1393,17 +1395,35 @@ fn is_reference_path(text: &str) -> bool {
 }
 
 fn is_intrinsic_call(text: &str) -> bool {
-    text.starts_with("States.") && text.contains('(') && text.ends_with(')')
+    Intrinsic::parse(text).is_ok()
 }
 
-fn is_jsonata_expression(text: &str) -> bool {
-    text.len() >= 4 && text.starts_with("{%") && text.ends_with("%}")
-}
-
-/// AWS's complaint about a `{% %}` string, if any; other strings are literals.
+/// The parser's complaint about a `{% %}` string, worded as AWS quotes it (jsonata-js's message
+/// without its code); other strings are literals.
+///
+/// The expression is parsed here rather than through `JsonataTemplate::compile` because AWS
+/// reports the bare parser message, at the string's own location.
 fn jsonata_problem(text: &str) -> Option<String> {
+    if !jsonata::is_expression(text) {
+        return None;
+    }
     let body = text.strip_prefix("{%")?.strip_suffix("%}")?;
-    body.trim().is_empty().then(|| "Unexpected end of expression".to_owned())
+    let error = jsonata_core::parser::parse(body.trim()).err()?.to_string();
+    Some(without_error_code(&error).to_owned())
+}
+
+/// `S0207: Unexpected end of expression` without `S0207: `.
+fn without_error_code(message: &str) -> &str {
+    match message.split_once(": ") {
+        Some((code, rest))
+            if code.len() == 5
+                && code.starts_with(|c: char| c.is_ascii_uppercase())
+                && code.bytes().skip(1).all(|b| b.is_ascii_digit()) =>
+        {
+            rest
+        }
+        _ => message,
+    }
 }
 
 fn is_timestamp(text: &str) -> bool {
