@@ -10,6 +10,7 @@
 use crate::intrinsics::Intrinsic;
 use crate::jsonata;
 use crate::path::{Path, ReferencePath};
+use jsonata_core::parser::ParserError;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::HashSet;
@@ -1408,8 +1409,101 @@ fn jsonata_problem(text: &str) -> Option<String> {
         return None;
     }
     let body = text.strip_prefix("{%")?.strip_suffix("%}")?;
-    let error = jsonata_core::parser::parse(body.trim()).err()?.to_string();
-    Some(without_error_code(&error).to_owned())
+    let error = jsonata_core::parser::parse(body.trim()).err()?;
+    Some(jsonata_js_message(&error))
+}
+
+/// jsonata-js words token errors with the tokens' JSON text (`Expected "]", got ","`) where
+/// jsonata-core names them (`Expected RightBracket, got Comma`).
+fn jsonata_js_message(error: &ParserError) -> String {
+    match error {
+        ParserError::Expected { expected, .. } if expected == "parameter name" => {
+            "Parameter of function definition must be a variable name (start with $)".to_owned()
+        }
+        ParserError::Expected { expected, found } if found == "Eof" => {
+            format!("Expected {} before end of expression", token_json(expected))
+        }
+        ParserError::Expected { expected, found } => {
+            format!("Expected {}, got {}", token_json(expected), token_json(found))
+        }
+        ParserError::UnexpectedToken(token) if is_token_name(token) && token != "Eof" => {
+            format!("The symbol {} cannot be used as a unary operator", token_json(token))
+        }
+        ParserError::InvalidSyntax(detail) => {
+            let detail = without_error_code(detail);
+            match detail.strip_prefix("Syntax error: ").filter(|token| is_token_name(token)) {
+                Some(token) => format!("Syntax error: {}", token_json(token)),
+                None => detail.to_owned(),
+            }
+        }
+        other => without_error_code(&other.to_string()).to_owned(),
+    }
+}
+
+/// Whether jsonata-core's text is a token (`Comma`, `Identifier("a")`) rather than a sentence.
+fn is_token_name(text: &str) -> bool {
+    let name = text.split_once('(').map_or(text, |(name, _)| name);
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphabetic())
+}
+
+/// A token as jsonata-js quotes it: `JSON.stringify` of its value.
+fn token_json(token: &str) -> String {
+    const SYMBOLS: &[(&str, &str)] = &[
+        ("Plus", "+"),
+        ("Minus", "-"),
+        ("Star", "*"),
+        ("StarStar", "**"),
+        ("Slash", "/"),
+        ("Percent", "%"),
+        ("Equal", "="),
+        ("NotEqual", "!="),
+        ("LessThan", "<"),
+        ("LessThanOrEqual", "<="),
+        ("GreaterThan", ">"),
+        ("GreaterThanOrEqual", ">="),
+        ("And", "and"),
+        ("Or", "or"),
+        ("In", "in"),
+        ("Ampersand", "&"),
+        ("Dot", "."),
+        ("DotDot", ".."),
+        ("Question", "?"),
+        ("QuestionQuestion", "??"),
+        ("QuestionColon", "?:"),
+        ("Colon", ":"),
+        ("ColonEqual", ":="),
+        ("TildeArrow", "~>"),
+        ("LeftParen", "("),
+        ("RightParen", ")"),
+        ("LeftBracket", "["),
+        ("RightBracket", "]"),
+        ("LeftBrace", "{"),
+        ("RightBrace", "}"),
+        ("Comma", ","),
+        ("Semicolon", ";"),
+        ("Caret", "^"),
+        ("Pipe", "|"),
+        ("Hash", "#"),
+        ("At", "@"),
+        ("True", "true"),
+        ("False", "false"),
+        ("Null", "null"),
+    ];
+    if let Some((_, symbol)) = SYMBOLS.iter().find(|(name, _)| *name == token) {
+        return Value::from(*symbol).to_string();
+    }
+    // Valued tokens print as `Name("value")` or `Number(1.0)`.
+    let Some(value) = token.split_once('(').and_then(|(_, rest)| rest.strip_suffix(')')) else {
+        return token.to_owned();
+    };
+    match serde_json::from_str::<Value>(value) {
+        Ok(Value::Number(number)) => match number.as_f64() {
+            Some(float) if float.fract() == 0.0 && float.abs() < 1e15 => format!("{float:.0}"),
+            _ => number.to_string(),
+        },
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => value.to_owned(),
+    }
 }
 
 /// `S0207: Unexpected end of expression` without `S0207: `.
@@ -2049,6 +2143,59 @@ mod tests {
         assert_eq!(
             findings(definition),
             ["INVALID_JSONATA_EXPRESSION: Unexpected end of expression at /States/A/Output/v"]
+        );
+    }
+
+    #[test]
+    fn jsonata_parse_errors_read_as_jsonata_js_words_them() {
+        let problem = |expression: &str| {
+            let definition =
+                single_jsonata(json!({"Type": "Pass", "Output": format!("{{% {expression} %}}"), "End": true}));
+            validate(&definition).into_iter().map(|diagnostic| diagnostic.message).collect::<Vec<_>>()
+        };
+        assert_eq!(problem("a[1,2)"), [r##"Expected "]", got ",""##]);
+        assert_eq!(problem("[1,2"), [r#"Expected "]" before end of expression"#]);
+        assert_eq!(problem(r#"{"a":}"#), [r#"The symbol "}" cannot be used as a unary operator"#]);
+        assert_eq!(problem("a b"), [r#"Syntax error: "b""#]);
+        assert_eq!(problem("1 +"), ["Unexpected end of expression"]);
+        assert_eq!(problem(r#""open"#), ["String literal must be terminated by a matching quote"]);
+        assert_eq!(
+            problem("function(x){1}"),
+            ["Parameter of function definition must be a variable name (start with $)"]
+        );
+    }
+
+    #[test]
+    fn jsonata_delimiters_must_wrap_the_whole_string() {
+        let definition =
+            single_jsonata(json!({"Type": "Pass", "Output": {"a": " {% 1 + %}", "b": "{% 1 + %} "}, "End": true}));
+        assert!(findings(definition).is_empty());
+    }
+
+    #[test]
+    fn intrinsic_string_literals_may_not_escape_double_quotes() {
+        let definition = single(json!({
+            "Type": "Pass",
+            "Parameters": {"said.$": r#"States.Format('say \"{}\"', $.name)"#, "ok.$": r#"States.Format('a \'{}\'', $.name)"#},
+            "End": true
+        }));
+        assert_eq!(
+            findings(definition),
+            ["SCHEMA_VALIDATION_FAILED: The value for the field 'said.$' must be a valid JSONPath or a valid intrinsic function call at /States/A/Parameters"]
+        );
+    }
+
+    #[test]
+    fn error_and_cause_paths_take_paths_or_intrinsics() {
+        let definition =
+            single(json!({"Type": "Fail", "ErrorPath": "$.error", "CausePath": "States.Format('{}', $.c)"}));
+        assert!(findings(definition).is_empty());
+        assert_eq!(
+            findings(single(json!({"Type": "Fail", "CausePath": "cause", "Cause": "c"}))),
+            [
+                "SCHEMA_VALIDATION_FAILED: Value must be a valid JSONPath. at /States/A/CausePath",
+                "SCHEMA_VALIDATION_FAILED: There should only be one of the following fields: [Cause, CausePath] at /States/A/Cause",
+            ]
         );
     }
 
