@@ -7,6 +7,7 @@
 //! CreateStateMachine joins the same diagnostics into its InvalidDefinition message, see
 //! [`invalid_definition_message`].
 
+use crate::failure;
 use crate::intrinsics::Intrinsic;
 use crate::jsonata;
 use crate::path::{Path, ReferencePath};
@@ -126,7 +127,6 @@ const MAX_STATE_NAME_CHARS: usize = 80;
 const MAX_LABEL_CHARS: usize = 40;
 const MAX_SECONDS: i64 = 99_999_999;
 const MAX_RETRY_DELAY_SECONDS: i64 = 31_622_400;
-const STATES_ALL: &str = "States.ALL";
 
 // ---------------------------------------------------------------------------------------------
 // Locations
@@ -992,7 +992,7 @@ impl<'d> Validator<'d> {
         for (index, name) in names.iter().enumerate() {
             self.string(name, &at.index(index));
         }
-        let catches_all = names.iter().any(|name| name.as_str() == Some(STATES_ALL));
+        let catches_all = names.iter().any(|name| name.as_str() == Some(failure::names::ALL));
         if catches_all && (names.len() > 1 || !is_last) {
             self.schema_error("States.ALL must appear alone and at end of list", at);
         }
