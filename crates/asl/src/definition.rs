@@ -297,9 +297,11 @@ fn compile_state(name: &str, state: &Value, at: &str, inherited: QueryLanguage, 
         (Some(next), _) => Transition::Next(resolver.target(Some(next), &format!("{at}/Next"))?),
         _ => Transition::End,
     };
+    // A Map's legacy `Parameters` is its ItemSelector, not a payload template.
+    let data = if matches!(kind, StateKind::Map(_)) { ctx.data_flow_without("Parameters")? } else { ctx.data_flow()? };
     Ok(State {
         name: Arc::from(name),
-        data: ctx.data_flow()?,
+        data,
         assign: ctx.assign(fields.get("Assign"), &format!("{at}/Assign"))?,
         retry: ctx.retriers()?,
         catch: ctx.catchers(resolver)?,
@@ -499,10 +501,14 @@ impl Fields<'_> {
     }
 
     fn data_flow(&self) -> Result<DataFlow, String> {
+        self.data_flow_without("")
+    }
+
+    fn data_flow_without(&self, ignored: &str) -> Result<DataFlow, String> {
         Ok(match self.language {
             QueryLanguage::JsonPath => DataFlow::JsonPath {
                 input_path: self.optional_path("InputPath")?,
-                parameters: self.template("Parameters")?,
+                parameters: if ignored == "Parameters" { None } else { self.template("Parameters")? },
                 result_selector: self.template("ResultSelector")?,
                 result_path: self.result_placement(self.fields, self.at)?,
                 output_path: self.optional_path("OutputPath")?,
