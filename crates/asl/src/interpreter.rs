@@ -745,13 +745,14 @@ impl Execution {
     fn start_map(&mut self, thread: ThreadId, state: &State, map: &MapSpec) -> Result<Flow, Failure> {
         let context = self.context(thread, state);
         let items = self.map_items(thread, state, map, &context)?;
-        self.record_for(thread, EventType::MapStateStarted, Some(Details { length: Some(items.len() as u64), ..Details::default() }));
-        let current = &self.threads[thread];
-        let payload = &current.payload;
         let max_concurrency = match &map.max_concurrency {
             Some(dynamic) => whole_number(self.dynamic(thread, state, dynamic, &context)?, dynamic, "integer")?,
             None => 0,
         };
+        // AWS checks MaxConcurrency before the Map starts and the failure tolerance after.
+        self.record_for(thread, EventType::MapStateStarted, Some(Details { length: Some(items.len() as u64), ..Details::default() }));
+        let current = &self.threads[thread];
+        let payload = &current.payload;
         let tolerated_failures = match &map.tolerated_failure_count {
             Some(dynamic) => Some(whole_number(self.dynamic(thread, state, dynamic, &context)?, dynamic, "integer")? as f64),
             None => None,
