@@ -18,6 +18,11 @@ impl JsonataTemplate {
         todo!("{template}")
     }
 
+    /// The expression's text when the whole template is one `{% expr %}` string (for messages).
+    pub fn source(&self) -> Option<&str> {
+        todo!()
+    }
+
     /// `states` is the `$states` object ({input, context, result?, errorOutput?}). `field` names the
     /// field for error messages ("Output", "Arguments", "Assign/x"); nested keys extend it
     /// ("Output/result"). Failures: States.QueryEvaluationError with AWS's message (without the
