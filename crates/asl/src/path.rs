@@ -170,7 +170,7 @@ impl ReferencePath {
             (Root::Input, false, Some(steps)) => steps,
             _ => {
                 return Err(format!(
-                    "The path '{text}' is not a valid reference path: it must select a single node of the input with names and indexes only"
+                    "'{text}' is not a valid reference path: only names and indexes into '$' are allowed"
                 ))
             }
         };
@@ -741,7 +741,10 @@ mod tests {
     #[test]
     fn result_path_into_a_non_object_fails() {
         let failure = |cause: &str| Err(Failure::new(names::RESULT_PATH_MATCH_FAILURE, cause));
-        assert_eq!(write("$.r", json!("text"), json!(1)), failure("Unable to apply ReferencePath $.r to input \"text\""));
+        assert_eq!(
+            write("$.r", json!("text"), json!(1)),
+            failure("Unable to apply ReferencePath $.r to input \"text\"")
+        );
         assert_eq!(
             write("$.a.b", json!({"a": [1]}), json!(1)),
             failure("Unable to apply ReferencePath $.a.b to input {\"a\":[1]}")
@@ -759,7 +762,10 @@ mod tests {
     #[test]
     fn reference_paths_must_be_definite_input_paths() {
         for text in ["$$.Execution", "$var", "$.a[*]", "$..a", "$.a[?(@.x)]", "$.a.length()", "$.a[0:1]"] {
-            assert!(ReferencePath::parse(text).is_err_and(|error| error.contains("not a valid reference path")), "{text}");
+            assert!(
+                ReferencePath::parse(text).is_err_and(|error| error.contains("not a valid reference path")),
+                "{text}"
+            );
         }
         assert!(ReferencePath::parse("$.a b").is_err());
         assert_eq!(ReferencePath::parse("$.a[0]").map(|path| path.as_str().to_owned()), Ok("$.a[0]".to_owned()));
