@@ -474,8 +474,8 @@ impl Fields<'_> {
     /// A number-like field given literally, through its `...Path` twin, or (JSONata) as `{% %}`.
     fn dynamic(&self, literal: &'static str, path: &'static str) -> Result<Option<Dynamic>, String> {
         if let Some(value) = self.fields.get(literal) {
-            if let (QueryLanguage::Jsonata, Value::String(text)) = (self.language, value) {
-                if jsonata::is_expression(text) {
+            if self.language == QueryLanguage::Jsonata {
+                if contains_expression(value) {
                     let template = JsonataTemplate::compile(value).map_err(|e| format!("{}/{literal}: {e}", self.at))?;
                     return Ok(Some(Dynamic::Jsonata { field: literal, template }));
                 }
@@ -559,6 +559,15 @@ impl Fields<'_> {
                 compile(as_object(item, &at)?, at)
             })
             .collect()
+    }
+}
+
+fn contains_expression(value: &Value) -> bool {
+    match value {
+        Value::String(text) => jsonata::is_expression(text),
+        Value::Array(items) => items.iter().any(contains_expression),
+        Value::Object(fields) => fields.values().any(contains_expression),
+        _ => false,
     }
 }
 

@@ -376,7 +376,12 @@ impl Execution {
             Ok(flow) => flow,
             Err(failure) => {
                 let failure = self.located(thread, state, failure);
-                self.fail_state(thread, failure);
+                // AWS closes a Map whose items cannot be evaluated with MapStateFailed.
+                let closing: &[EventType] = match state.kind {
+                    StateKind::Map(_) if failure.error == names::QUERY_EVALUATION_ERROR => &[EventType::MapStateFailed],
+                    _ => &[],
+                };
+                self.fail_state_recording(thread, failure, closing);
                 Flow::Stop
             }
         }
@@ -1456,11 +1461,16 @@ fn non_empty(text: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
+/// The field an evaluation error names: "... for the field 'Output/x' ..." or "The Timestamp field ...".
 fn evaluation_location(failure: &Failure) -> Option<String> {
     let cause = failure.cause.as_deref()?;
-    let start = cause.find("for the field '")? + "for the field '".len();
-    let end = cause[start..].find('\'')?;
-    Some(cause[start..start + end].to_owned())
+    if let Some(start) = cause.find("for the field '").map(|at| at + "for the field '".len()) {
+        let end = cause[start..].find('\'')?;
+        return Some(cause[start..start + end].to_owned());
+    }
+    let message = cause.rsplit_once("). ").map_or(cause, |(_, message)| message);
+    let field = message.strip_prefix("The ")?.split_once(" field ")?.0;
+    (!field.contains(' ')).then(|| field.to_owned())
 }
 
 fn task_resource(state: &State) -> &str {
