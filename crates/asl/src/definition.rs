@@ -297,9 +297,11 @@ fn compile_state(name: &str, state: &Value, at: &str, inherited: QueryLanguage, 
         (Some(next), _) => Transition::Next(resolver.target(Some(next), &format!("{at}/Next"))?),
         _ => Transition::End,
     };
+    // A Map's legacy `Parameters` is its ItemSelector, not a payload template.
+    let data = if matches!(kind, StateKind::Map(_)) { ctx.data_flow_without("Parameters")? } else { ctx.data_flow()? };
     Ok(State {
         name: Arc::from(name),
-        data: ctx.data_flow()?,
+        data,
         assign: ctx.assign(fields.get("Assign"), &format!("{at}/Assign"))?,
         retry: ctx.retriers()?,
         catch: ctx.catchers(resolver)?,
@@ -472,8 +474,8 @@ impl Fields<'_> {
     /// A number-like field given literally, through its `...Path` twin, or (JSONata) as `{% %}`.
     fn dynamic(&self, literal: &'static str, path: &'static str) -> Result<Option<Dynamic>, String> {
         if let Some(value) = self.fields.get(literal) {
-            if let (QueryLanguage::Jsonata, Value::String(text)) = (self.language, value) {
-                if jsonata::is_expression(text) {
+            if self.language == QueryLanguage::Jsonata {
+                if contains_expression(value) {
                     let template = JsonataTemplate::compile(value).map_err(|e| format!("{}/{literal}: {e}", self.at))?;
                     return Ok(Some(Dynamic::Jsonata { field: literal, template }));
                 }
@@ -499,10 +501,14 @@ impl Fields<'_> {
     }
 
     fn data_flow(&self) -> Result<DataFlow, String> {
+        self.data_flow_without("")
+    }
+
+    fn data_flow_without(&self, ignored: &str) -> Result<DataFlow, String> {
         Ok(match self.language {
             QueryLanguage::JsonPath => DataFlow::JsonPath {
                 input_path: self.optional_path("InputPath")?,
-                parameters: self.template("Parameters")?,
+                parameters: if ignored == "Parameters" { None } else { self.template("Parameters")? },
                 result_selector: self.template("ResultSelector")?,
                 result_path: self.result_placement(self.fields, self.at)?,
                 output_path: self.optional_path("OutputPath")?,
@@ -553,6 +559,15 @@ impl Fields<'_> {
                 compile(as_object(item, &at)?, at)
             })
             .collect()
+    }
+}
+
+fn contains_expression(value: &Value) -> bool {
+    match value {
+        Value::String(text) => jsonata::is_expression(text),
+        Value::Array(items) => items.iter().any(contains_expression),
+        Value::Object(fields) => fields.values().any(contains_expression),
+        _ => false,
     }
 }
 

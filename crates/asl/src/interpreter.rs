@@ -376,7 +376,12 @@ impl Execution {
             Ok(flow) => flow,
             Err(failure) => {
                 let failure = self.located(thread, state, failure);
-                self.fail_state(thread, failure);
+                // AWS closes a Map whose items cannot be evaluated with MapStateFailed.
+                let closing: &[EventType] = match state.kind {
+                    StateKind::Map(_) if failure.error == names::QUERY_EVALUATION_ERROR => &[EventType::MapStateFailed],
+                    _ => &[],
+                };
+                self.fail_state_recording(thread, failure, closing);
                 Flow::Stop
             }
         }
@@ -442,6 +447,9 @@ impl Execution {
     /// Sets the variables of an evaluated Assign, returning them as history shows them.
     fn assign(&mut self, thread: ThreadId, assigned: Option<Value>) -> Option<Vec<(String, String)>> {
         let Some(Value::Object(assigned)) = assigned else { return None };
+        if assigned.is_empty() {
+            return None;
+        }
         let variables = &mut self.threads[thread].variables;
         let shown = assigned.iter().map(|(name, value)| (name.clone(), value.to_string())).collect();
         for (name, value) in assigned {
@@ -483,6 +491,12 @@ impl Execution {
 
     /// A failure inside a state: retried or caught where the state says so, else the thread fails.
     fn fail_state(&mut self, thread: ThreadId, failure: Failure) {
+        self.fail_state_recording(thread, failure, &[]);
+    }
+
+    /// As `fail_state`; `unless_retried` are events recorded only when the state is not retried
+    /// (a Map's MapStateFailed: each retry starts the Map afresh).
+    fn fail_state_recording(&mut self, thread: ThreadId, failure: Failure, unless_retried: &[EventType]) {
         let (index, machine) = self.current_state(thread);
         let state = &machine.states[index];
         if failure.error == names::QUERY_EVALUATION_ERROR {
@@ -512,6 +526,9 @@ impl Execution {
                 return;
             }
         }
+        for event in unless_retried {
+            self.record_for(thread, *event, None);
+        }
         if let Some(catcher) = state.catch.iter().find(|c| c.error_equals.iter().any(|e| failure.matches(e))) {
             match self.caught_output(thread, state, catcher, &failure) {
                 Ok((output, assigned)) => {
@@ -532,9 +549,7 @@ impl Execution {
     fn caught_output(&mut self, thread: ThreadId, state: &State, catcher: &Catcher, failure: &Failure) -> Result<(Value, Option<Vec<(String, String)>>), Failure> {
         let mut error_output = Map::new();
         error_output.insert("Error".into(), Value::from(failure.error.as_str()));
-        if let Some(cause) = &failure.cause {
-            error_output.insert("Cause".into(), Value::from(cause.as_str()));
-        }
+        error_output.insert("Cause".into(), Value::from(failure.cause.as_deref().unwrap_or_default()));
         let error_output = Value::Object(error_output);
         let context = self.context(thread, state);
         let current = &self.threads[thread];
@@ -734,13 +749,15 @@ impl Execution {
 
     fn start_map(&mut self, thread: ThreadId, state: &State, map: &MapSpec) -> Result<Flow, Failure> {
         let context = self.context(thread, state);
-        let current = &self.threads[thread];
-        let payload = &current.payload;
         let items = self.map_items(thread, state, map, &context)?;
         let max_concurrency = match &map.max_concurrency {
             Some(dynamic) => whole_number(self.dynamic(thread, state, dynamic, &context)?, dynamic, "integer")?,
             None => 0,
         };
+        // AWS checks MaxConcurrency before the Map starts and the failure tolerance after.
+        self.record_for(thread, EventType::MapStateStarted, Some(Details { length: Some(items.len() as u64), ..Details::default() }));
+        let current = &self.threads[thread];
+        let payload = &current.payload;
         let tolerated_failures = match &map.tolerated_failure_count {
             Some(dynamic) => Some(whole_number(self.dynamic(thread, state, dynamic, &context)?, dynamic, "integer")? as f64),
             None => None,
@@ -778,7 +795,6 @@ impl Execution {
             inputs.push_back((index, item, input));
         }
         let length = inputs.len();
-        self.record_for(thread, EventType::MapStateStarted, Some(Details { length: Some(length as u64), ..Details::default() }));
         let distributed = map.mode == MapMode::Distributed;
         if distributed {
             self.map_runs += 1;
@@ -932,15 +948,13 @@ impl Execution {
                 failure
             };
             self.abort_children(parent);
-            let (state_failed, run_failed) = if is_map { (EventType::MapStateFailed, EventType::MapRunFailed) } else { (EventType::ParallelStateFailed, EventType::ParallelStateFailed) };
-            if let Phase::Fanout(fanout) = &self.threads[parent].phase {
-                if fanout.distributed {
-                    self.record_for(parent, run_failed, None);
-                }
-            }
+            let events: &[EventType] = match (is_map, distributed) {
+                (true, true) => &[EventType::MapRunFailed, EventType::MapStateFailed],
+                (true, false) => &[EventType::MapStateFailed],
+                (false, _) => &[EventType::ParallelStateFailed],
+            };
             self.threads[parent].phase = Phase::Ready;
-            self.record_for(parent, state_failed, None);
-            self.fail_state(parent, failure);
+            self.fail_state_recording(parent, failure, events);
             return;
         }
         let done = fanout.finished == fanout.results.len();
@@ -1122,14 +1136,15 @@ impl Execution {
         };
         if is_timestamp {
             let text = value.as_str().unwrap_or_default();
-            return parse_timestamp(text).ok_or_else(|| match wait {
+            let at = parse_timestamp(text).ok_or_else(|| match wait {
                 Dynamic::Path { path, .. } => Failure::runtime(format!(
                     "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {} == {}",
                     path.as_str(),
                     value_text(&value)
                 )),
                 _ => Failure::query_evaluation(format!("The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {text}")),
-            });
+            })?;
+            return self.wait_until(at);
         }
         let seconds = match value.as_f64() {
             Some(seconds) if seconds >= 0.0 && value.is_i64() || value.is_u64() => seconds,
@@ -1140,10 +1155,15 @@ impl Execution {
                 })
             }
         };
-        if seconds > 31_536_000.0 * 100.0 {
+        self.wait_until(self.now + (seconds * 1000.0) as i64)
+    }
+
+    /// AWS counts the delay in whole seconds of a 32-bit integer.
+    fn wait_until(&self, at: i64) -> Result<i64, Failure> {
+        if (at - self.now) / 1000 > i64::from(i32::MAX) {
             return Err(Failure::runtime("Wait state delay is too long."));
         }
-        Ok(self.now + (seconds * 1000.0) as i64)
+        Ok(at)
     }
 
     fn fail_field(&self, thread: ThreadId, state: &State, field: Option<&FailField>, name: &str, path_name: &str) -> Result<Option<String>, Failure> {
@@ -1239,7 +1259,7 @@ impl Execution {
             &StateContext {
                 name: &state.name,
                 entered_time: current.entered_time,
-                retry_count: (current.retry_count > 0).then_some(current.retry_count),
+                retry_count: matches!(state.kind, StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_)).then_some(current.retry_count),
                 task_token: current.task_token.as_deref(),
                 map_item,
             },
@@ -1441,11 +1461,16 @@ fn non_empty(text: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
+/// The field an evaluation error names: "... for the field 'Output/x' ..." or "The Timestamp field ...".
 fn evaluation_location(failure: &Failure) -> Option<String> {
     let cause = failure.cause.as_deref()?;
-    let start = cause.find("for the field '")? + "for the field '".len();
-    let end = cause[start..].find('\'')?;
-    Some(cause[start..start + end].to_owned())
+    if let Some(start) = cause.find("for the field '").map(|at| at + "for the field '".len()) {
+        let end = cause[start..].find('\'')?;
+        return Some(cause[start..start + end].to_owned());
+    }
+    let message = cause.rsplit_once("). ").map_or(cause, |(_, message)| message);
+    let field = message.strip_prefix("The ")?.split_once(" field ")?.0;
+    (!field.contains(' ')).then(|| field.to_owned())
 }
 
 fn task_resource(state: &State) -> &str {

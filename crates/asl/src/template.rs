@@ -234,7 +234,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "needs intrinsics.rs"]
     fn intrinsic_keys_evaluate_the_function() {
         assert_eq!(evaluate(json!({"greeting.$": "States.Format('n={}', $.a.b)"})), Ok(json!({"greeting": "n=1"})));
     }
