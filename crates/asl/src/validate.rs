@@ -7,6 +7,7 @@
 //! CreateStateMachine joins the same diagnostics into its InvalidDefinition message, see
 //! [`invalid_definition_message`].
 
+use crate::definition::QueryLanguage;
 use crate::failure;
 use crate::intrinsics::Intrinsic;
 use crate::jsonata;
@@ -187,18 +188,11 @@ impl<'a> Location<'a> {
 // ---------------------------------------------------------------------------------------------
 // The language's vocabulary
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum QueryLanguage {
-    JsonPath,
-    Jsonata,
-}
-
-impl QueryLanguage {
-    fn name(self) -> &'static str {
-        match self {
-            QueryLanguage::JsonPath => "JSONPath",
-            QueryLanguage::Jsonata => "JSONata",
-        }
+/// The value of `QueryLanguage` that selects `language`.
+fn language_name(language: QueryLanguage) -> &'static str {
+    match language {
+        QueryLanguage::JsonPath => "JSONPath",
+        QueryLanguage::Jsonata => "JSONata",
     }
 }
 
@@ -653,8 +647,8 @@ impl<'d> Validator<'d> {
                 self.schema_error(
                     format!(
                         "The QueryLanguage is set to '{}', but field '{field}' is only supported for the '{}' QueryLanguage",
-                        language.name(),
-                        required.name()
+                        language_name(language),
+                        language_name(required)
                     ),
                     holder,
                 );
