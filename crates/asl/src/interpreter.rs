@@ -111,7 +111,9 @@ enum Phase {
 struct Fanout {
     is_map: bool,
     distributed: bool,
-    running: Vec<ThreadId>,
+    /// Every child spawned (kept for aborts); `running` counts the ones not yet finished.
+    children: Vec<ThreadId>,
+    running: usize,
     waiting: VecDeque<(usize, Value, Value)>,
     results: Vec<Value>,
     finished: usize,
@@ -738,7 +740,8 @@ impl Execution {
         let last = self.threads[thread].last_event;
         for (slot, branch) in branches.iter().enumerate() {
             let child = self.spawn(branch.clone(), input.clone(), Variables::nested(outer.clone()), Some(thread), slot, None, silent, last);
-            fanout.running.push(child);
+            fanout.children.push(child);
+            fanout.running += 1;
         }
         if branches.is_empty() {
             return Ok(self.fanout_done(thread, fanout));
@@ -891,7 +894,7 @@ impl Execution {
         let map_name = self.state_name(thread);
         loop {
             let Phase::Fanout(fanout) = &mut self.threads[thread].phase else { return };
-            if fanout.max_concurrency != 0 && fanout.running.len() >= fanout.max_concurrency {
+            if fanout.max_concurrency != 0 && fanout.running >= fanout.max_concurrency {
                 return;
             }
             let Some((index, item, input)) = fanout.waiting.pop_front() else { return };
@@ -902,7 +905,8 @@ impl Execution {
             let last = self.threads[thread].last_event;
             let child = self.spawn(map.processor.clone(), input, Variables::nested(outer.clone()), Some(thread), index, Some((index, item)), silent, last);
             if let Phase::Fanout(fanout) = &mut self.threads[thread].phase {
-                fanout.running.push(child);
+                fanout.children.push(child);
+                fanout.running += 1;
             }
         }
     }
@@ -912,7 +916,7 @@ impl Execution {
         let child_last = self.threads[child].last_event;
         self.threads[parent].last_event = self.threads[parent].last_event.max(child_last);
         let Phase::Fanout(fanout) = &mut self.threads[parent].phase else { return };
-        fanout.running.retain(|running| *running != child);
+        fanout.running -= 1;
         fanout.finished += 1;
         let (is_map, distributed) = (fanout.is_map, fanout.distributed);
         let silent = self.threads[parent].silent || distributed;
@@ -987,10 +991,14 @@ impl Execution {
 
     fn abort_children(&mut self, parent: ThreadId) {
         let Phase::Fanout(fanout) = &mut self.threads[parent].phase else { return };
-        let running = std::mem::take(&mut fanout.running);
+        let children = std::mem::take(&mut fanout.children);
+        fanout.running = 0;
         fanout.waiting.clear();
         let (is_map, silent) = (fanout.is_map, fanout.distributed || self.threads[parent].silent);
-        for child in running {
+        for child in children {
+            if matches!(self.threads[child].phase, Phase::Done) {
+                continue;
+            }
             self.abort_thread(child);
             if is_map && !silent {
                 let details = Details { name: Some(self.state_name(parent)), index: Some(self.threads[child].slot as u64), ..Details::default() };
@@ -1353,7 +1361,8 @@ impl Fanout {
         Fanout {
             is_map,
             distributed,
-            running: Vec::new(),
+            children: Vec::new(),
+            running: 0,
             waiting: VecDeque::new(),
             results: vec![Value::Null; count],
             finished: 0,
