@@ -50,9 +50,10 @@ impl Failure {
         Failure::new(names::QUERY_EVALUATION_ERROR, cause)
     }
 
-    /// Errors that no Retry or Catch may handle (AWS: `States.Runtime`, `States.DataLimitExceeded`).
+    /// Errors that no Retry or Catch may handle. (AWS's documentation also names
+    /// `States.DataLimitExceeded`, but AWS catches it when a task result is too large.)
     pub fn is_uncatchable(&self) -> bool {
-        self.error == names::RUNTIME || self.error == names::DATA_LIMIT_EXCEEDED
+        self.error == names::RUNTIME
     }
 
     /// Whether an `ErrorEquals` entry names this failure. `States.ALL` matches every catchable
@@ -63,7 +64,7 @@ impl Failure {
         }
         match error_equals {
             names::ALL => true,
-            names::TASK_FAILED => self.error == names::TASK_FAILED || !self.error.starts_with("States.") || self.error == names::PERMISSIONS,
+            names::TASK_FAILED => self.error != names::TIMEOUT,
             name => self.error == name,
         }
     }

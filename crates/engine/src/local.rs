@@ -62,7 +62,9 @@ pub fn run_to_completion(machine: Arc<StateMachine>, info: ExecutionInfo, dispat
         }
         let next_timer = timers.peek().map(|Reverse(timer)| *timer);
         let received = match next_timer {
-            Some((at, _)) => finished.recv_timeout(clock.real_wait_until(at)).ok(),
+            // While a task runs, time passes at its real pace: a task's timeout is a race against
+            // real work. Only an idle execution skips ahead (--time-scale).
+            Some((at, _)) => finished.recv_timeout(clock.real_wait_until(at, tasks_in_flight == 0)).ok(),
             None if tasks_in_flight > 0 => finished.recv().ok(),
             None => {
                 let stuck = Failure::new("States.Runtime", "The execution has nothing left to wait for.");

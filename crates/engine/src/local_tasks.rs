@@ -4,15 +4,10 @@ use crate::TaskDispatcher;
 use asl::interpreter::{Integration, Pattern, TaskRequest};
 use asl::mock::{MockConfig, MockedResponse};
 use asl::Failure;
+use compute::{Cancellation, FunctionRunner, FunctionSet, Outcome};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Mutex;
-
-/// Invokes a Lambda function by name or ARN. A handler error is a Failure whose error is the
-/// errorType and whose cause is Lambda's error JSON, as Step Functions reports it.
-pub trait Functions: Send + Sync {
-    fn invoke(&self, function: &str, payload: &Value) -> Result<Value, Failure>;
-}
 
 pub struct Mocks {
     pub config: MockConfig,
@@ -21,15 +16,37 @@ pub struct Mocks {
 }
 
 pub struct LocalTasks {
-    functions: Box<dyn Functions>,
+    functions: FunctionSet,
+    runner: Box<dyn FunctionRunner>,
     mocks: Option<Mocks>,
     /// How often each state has been invoked: mocked responses are picked by invocation.
     invocations: Mutex<HashMap<String, u32>>,
 }
 
 impl LocalTasks {
-    pub fn new(functions: Box<dyn Functions>, mocks: Option<Mocks>) -> LocalTasks {
-        LocalTasks { functions, mocks, invocations: Mutex::new(HashMap::new()) }
+    pub fn new(functions: FunctionSet, runner: Box<dyn FunctionRunner>, mocks: Option<Mocks>) -> LocalTasks {
+        LocalTasks { functions, runner, mocks, invocations: Mutex::new(HashMap::new()) }
+    }
+
+    /// Invokes a function by name or ARN. A handler error becomes a Failure whose error is the
+    /// errorType and whose cause is Lambda's error document, as Step Functions reports it.
+    fn invoke(&self, function: &str, payload: &Value) -> Result<Value, Failure> {
+        let Some(spec) = self.functions.resolve(function) else {
+            return Err(Failure::new(
+                "Lambda.ResourceNotFoundException",
+                format!(
+                    "Function not found: {}:$LATEST (Service: AWSLambda; Status Code: 404; Error Code: ResourceNotFoundException; Request ID: {}; Proxy: null)",
+                    qualified_arn(function),
+                    request_id()
+                ),
+            ));
+        };
+        match self.runner.invoke(spec, payload, &Cancellation::new()).outcome {
+            Outcome::Returned(value) => Ok(value),
+            Outcome::Failed(error) => Err(Failure::new(error.error_type, error.payload)),
+            Outcome::Unavailable(reason) => Err(Failure::new("Lambda.ServiceException", reason)),
+            Outcome::Cancelled => Err(Failure::without_cause("States.Timeout")),
+        }
     }
 
     fn mocked(&self, request: &TaskRequest) -> Option<MockedResponse> {
@@ -53,14 +70,18 @@ impl TaskDispatcher for LocalTasks {
             };
         }
         match &request.integration {
-            Integration::LambdaFunction => self.functions.invoke(&request.resource, &request.parameters),
+            Integration::LambdaFunction => self.invoke(&request.resource, &request.parameters),
             Integration::Service { service, action, pattern } if service == "lambda" && action.starts_with("invoke") => {
                 if *pattern == Pattern::WaitForTaskToken {
                     return Err(unsupported(request));
                 }
                 let function = request.parameters.get("FunctionName").and_then(Value::as_str).unwrap_or_default();
                 let payload = request.parameters.get("Payload").cloned().unwrap_or(Value::Null);
-                let result = self.functions.invoke(function, &payload)?;
+                // The integration reports a handler's error document compacted.
+                let result = self.invoke(function, &payload).map_err(|failure| Failure {
+                    cause: failure.cause.map(|cause| serde_json::from_str::<Value>(&cause).map_or(cause, |document| document.to_string())),
+                    ..failure
+                })?;
                 Ok(invoke_response(result))
             }
             _ => Err(unsupported(request)),
@@ -77,7 +98,7 @@ fn unsupported(request: &TaskRequest) -> Failure {
 
 /// The result of `arn:aws:states:::lambda:invoke`: Lambda's Invoke response as the SDK returns it.
 fn invoke_response(payload: Value) -> Value {
-    let length = payload.to_string().len().to_string();
+    let length = python_json_length(&payload).to_string();
     json!({
         "ExecutedVersion": "$LATEST",
         "Payload": payload,
@@ -107,6 +128,30 @@ fn invoke_response(payload: Value) -> Value {
         "SdkResponseMetadata": { "RequestId": request_id() },
         "StatusCode": 200
     })
+}
+
+/// A function named by its bare name, as Lambda spells it in errors: a full ARN.
+fn qualified_arn(function: &str) -> String {
+    if function.starts_with("arn:") {
+        function.to_owned()
+    } else {
+        format!("arn:aws:lambda:us-east-1:000000000000:function:{function}")
+    }
+}
+
+/// The byte length of the payload as Lambda's Python runtime writes it (`json.dumps`: ", " and
+/// ": " separators): AWS reports that as the response's Content-Length.
+fn python_json_length(payload: &Value) -> usize {
+    payload.to_string().len() + separator_spaces(payload)
+}
+
+/// One space after each `,` and `:` that separates members.
+fn separator_spaces(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => items.len().saturating_sub(1) + items.iter().map(separator_spaces).sum::<usize>(),
+        Value::Object(fields) => 2 * fields.len() - usize::from(!fields.is_empty()) + fields.values().map(separator_spaces).sum::<usize>(),
+        _ => 0,
+    }
 }
 
 fn request_id() -> String {

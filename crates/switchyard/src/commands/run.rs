@@ -26,10 +26,10 @@ pub struct RunArgs {
     time_scale: f64,
     /// Lambda functions for Task states: {NAME: {"arn", "handler", "handler_source" | "code_dir", "runtime"}}.
     #[arg(long)]
-    functions: Option<String>,
+    pub functions: Option<String>,
     /// A Lambda function as NAME=FILE.py:handler (repeatable).
     #[arg(long = "function", value_name = "NAME=FILE:HANDLER")]
-    function: Vec<String>,
+    pub function: Vec<String>,
     /// Step Functions Local mock configuration (with --test-case).
     #[arg(long, requires = "test_case")]
     pub mock_config: Option<String>,

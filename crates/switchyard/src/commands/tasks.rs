@@ -4,19 +4,11 @@ use super::read_argument;
 use super::run::RunArgs;
 use anyhow::anyhow;
 use asl::mock::MockConfig;
-use asl::Failure;
-use engine::local_tasks::{Functions, LocalTasks, Mocks};
+use compute::{FunctionSet, FunctionSpec, ProcessRunner};
+use engine::local_tasks::{LocalTasks, Mocks};
 use engine::TaskDispatcher;
-use serde_json::Value;
+use std::path::Path;
 use std::sync::Arc;
-
-struct NoFunctions;
-
-impl Functions for NoFunctions {
-    fn invoke(&self, function: &str, _payload: &Value) -> Result<Value, Failure> {
-        Err(Failure::new("Lambda.ResourceNotFoundException", format!("Function not found: {function}")))
-    }
-}
 
 pub fn local_dispatcher(args: &RunArgs) -> anyhow::Result<Arc<dyn TaskDispatcher>> {
     let mocks = match (&args.mock_config, &args.test_case) {
@@ -27,5 +19,15 @@ pub fn local_dispatcher(args: &RunArgs) -> anyhow::Result<Arc<dyn TaskDispatcher
         }),
         _ => None,
     };
-    Ok(Arc::new(LocalTasks::new(Box::new(NoFunctions), mocks)))
+    let mut functions = FunctionSet::new();
+    if let Some(path) = &args.functions {
+        let base = Path::new(path).parent().unwrap_or(Path::new("."));
+        for spec in FunctionSpec::parse_file(&read_argument(path)?, base).map_err(|e| anyhow!("invalid functions file {path}: {e}"))? {
+            functions.insert(spec);
+        }
+    }
+    for argument in &args.function {
+        functions.insert(FunctionSpec::parse_cli(argument).map_err(|e| anyhow!("invalid --function {argument}: {e}"))?);
+    }
+    Ok(Arc::new(LocalTasks::new(functions, Box::new(ProcessRunner::new()), mocks)))
 }
