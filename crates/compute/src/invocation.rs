@@ -81,7 +81,7 @@ impl FunctionError {
 
     /// Lambda stopped the function at its timeout.
     pub(crate) fn timed_out(request_id: &str, timeout_seconds: u32) -> FunctionError {
-        let reason = format!("Task timed out after {}.00 seconds", timeout_seconds);
+        let reason = format!("Task timed out after {timeout_seconds}.00 seconds");
         FunctionError::from_service(FailureKind::Timeout, "Sandbox.Timedout", request_id, &reason)
     }
 
