@@ -1,1 +1,1541 @@
-//! TODO
+//! One execution as a deterministic state machine. The host feeds it time, task outcomes and
+//! timer firings; it answers with commands (run this task, wake me at T, cancel that) and appends
+//! the history AWS would record.
+//!
+//! Parallel branches and Map iterations are threads of the same execution. A thread runs states
+//! until it must wait for something from outside; then the next ready thread runs.
+
+use crate::context::{context_object, ExecutionInfo, StateContext};
+use crate::definition::*;
+use crate::failure::names;
+use crate::history::{Details, Event, EventType};
+use crate::{Failure, Scope, Variables};
+use serde_json::{json, Map, Value};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+pub type ActionId = u64;
+type ThreadId = usize;
+
+/// Payloads (state input/output, task results) may not exceed this, as on AWS.
+pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
+
+/// How a Task state's Resource is run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Integration {
+    /// `arn:aws:lambda:REGION:ACCOUNT:function:NAME`: the original Lambda resource.
+    LambdaFunction,
+    /// `arn:aws:states:REGION:ACCOUNT:activity:NAME`.
+    Activity,
+    /// `arn:aws:states:::SERVICE:ACTION[.sync|.sync:2|.waitForTaskToken]`.
+    Service { service: String, action: String, pattern: Pattern },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pattern {
+    RequestResponse,
+    Sync,
+    WaitForTaskToken,
+}
+
+impl Integration {
+    pub fn of(resource: &str) -> Integration {
+        let parts: Vec<&str> = resource.splitn(6, ':').collect();
+        match parts.as_slice() {
+            ["arn", _, "lambda", _, _, rest] if rest.starts_with("function:") => Integration::LambdaFunction,
+            ["arn", _, "states", _, _, rest] if rest.starts_with("activity:") => Integration::Activity,
+            ["arn", _, "states", "", "", rest] => {
+                let (service, action) = match rest.rsplit_once(':') {
+                    // `aws-sdk:s3:getObject` and `ecs:runTask.sync:2`: the service is what precedes the action.
+                    Some((head, "2")) => head.rsplit_once(':').map(|(s, a)| (s.to_owned(), format!("{a}:2"))).unwrap_or_default(),
+                    Some((service, action)) => (service.to_owned(), action.to_owned()),
+                    None => (rest.to_string(), String::new()),
+                };
+                let pattern = if action.ends_with(".waitForTaskToken") {
+                    Pattern::WaitForTaskToken
+                } else if action.contains(".sync") {
+                    Pattern::Sync
+                } else {
+                    Pattern::RequestResponse
+                };
+                Integration::Service { service, action, pattern }
+            }
+            _ => Integration::Service { service: String::new(), action: resource.to_owned(), pattern: Pattern::RequestResponse },
+        }
+    }
+}
+
+/// A task for the host to run.
+#[derive(Debug, Clone)]
+pub struct TaskRequest {
+    pub action: ActionId,
+    pub state_name: Arc<str>,
+    pub resource: String,
+    pub integration: Integration,
+    pub parameters: Value,
+    pub task_token: Option<String>,
+    pub timeout_seconds: Option<u64>,
+    pub heartbeat_seconds: Option<u64>,
+    /// 0 for the first attempt, then one more per retry.
+    pub attempt: u32,
+}
+
+#[derive(Debug, Clone)]
+pub enum Command {
+    RunTask(TaskRequest),
+    /// Call `timer_fired(action)` at `at` (milliseconds since the epoch).
+    StartTimer { action: ActionId, at: i64 },
+    /// The task or timer is no longer wanted.
+    Cancel { action: ActionId },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Status {
+    Running,
+    Succeeded(Value),
+    Failed(Failure),
+    TimedOut(Failure),
+    Aborted(Failure),
+}
+
+enum Phase {
+    Ready,
+    Task { action: ActionId, timeout: Option<ActionId> },
+    Wait { timer: ActionId },
+    Backoff { timer: ActionId },
+    Fanout(Box<Fanout>),
+    Done,
+}
+
+/// The children of a Parallel or Map state.
+struct Fanout {
+    is_map: bool,
+    distributed: bool,
+    /// Every child spawned (kept for aborts); `running` counts the ones not yet finished.
+    children: Vec<ThreadId>,
+    running: usize,
+    waiting: VecDeque<(usize, Value, Value)>,
+    results: Vec<Value>,
+    finished: usize,
+    failures: usize,
+    tolerated_failures: Option<f64>,
+    tolerated_percentage: Option<f64>,
+    max_concurrency: usize,
+}
+
+struct Thread {
+    machine: Arc<StateMachine>,
+    state: usize,
+    /// The current state's input as it arrived (before InputPath).
+    input: Value,
+    /// The payload the current Task/Parallel/Map state runs with, kept for retries.
+    payload: Value,
+    variables: Variables,
+    parent: Option<ThreadId>,
+    /// Position among the parent's children (branch or item index).
+    slot: usize,
+    phase: Phase,
+    retries: Vec<u32>,
+    retry_count: u32,
+    entered_event: u64,
+    entered_time: i64,
+    last_event: u64,
+    map_item: Option<(usize, Value)>,
+    /// Inside a distributed Map the iterations are child executions with their own histories.
+    silent: bool,
+    task_token: Option<String>,
+}
+
+enum Flow {
+    Continue,
+    Stop,
+}
+
+enum ActionOwner {
+    Task(ThreadId),
+    TaskTimeout(ThreadId),
+    Wait(ThreadId),
+    Backoff(ThreadId),
+    ExecutionTimeout,
+}
+
+pub struct Execution {
+    info: Arc<ExecutionInfo>,
+    threads: Vec<Thread>,
+    ready: VecDeque<ThreadId>,
+    history: Vec<Event>,
+    actions: HashMap<ActionId, ActionOwner>,
+    next_action: ActionId,
+    commands: Vec<Command>,
+    status: Status,
+    now: i64,
+    random: fastrand::Rng,
+    map_runs: u32,
+}
+
+impl Execution {
+    pub fn start(machine: Arc<StateMachine>, info: ExecutionInfo, now: i64, seed: u64) -> Execution {
+        let info = Arc::new(info);
+        let mut execution = Execution {
+            threads: Vec::new(),
+            ready: VecDeque::new(),
+            history: Vec::with_capacity(64),
+            actions: HashMap::new(),
+            next_action: 1,
+            commands: Vec::new(),
+            status: Status::Running,
+            now,
+            random: fastrand::Rng::with_seed(seed),
+            map_runs: 0,
+            info: info.clone(),
+        };
+        let started = Details { input: Some(info.input_text.clone()), role_arn: Some(info.role_arn.clone()), ..Details::default() };
+        execution.record(EventType::ExecutionStarted, 0, Some(started));
+        if let Some(seconds) = machine.timeout_seconds {
+            let action = execution.new_action(ActionOwner::ExecutionTimeout);
+            execution.commands.push(Command::StartTimer { action, at: now + seconds as i64 * 1000 });
+        }
+        // AWS chains the first state's events to 0, not to ExecutionStarted.
+        execution.spawn(machine, info.input.clone(), Variables::new(), None, 0, None, false, 0);
+        execution
+    }
+
+    pub fn status(&self) -> &Status {
+        &self.status
+    }
+
+    pub fn history(&self) -> &[Event] {
+        &self.history
+    }
+
+    pub fn info(&self) -> &ExecutionInfo {
+        &self.info
+    }
+
+    /// Runs every ready thread until each waits or ends; returns what the host must do.
+    pub fn run(&mut self, now: i64) -> Vec<Command> {
+        self.now = now;
+        while let Some(thread) = self.ready.pop_front() {
+            if self.status != Status::Running {
+                break;
+            }
+            while matches!(self.threads[thread].phase, Phase::Ready) && self.status == Status::Running {
+                if let Flow::Stop = self.enter_state(thread) {
+                    break;
+                }
+            }
+        }
+        std::mem::take(&mut self.commands)
+    }
+
+    pub fn task_succeeded(&mut self, action: ActionId, output: Value, now: i64) {
+        self.now = now;
+        let Some(ActionOwner::Task(thread)) = self.actions.remove(&action) else { return };
+        self.clear_task_timeout(thread);
+        let (state, machine) = self.current_state(thread);
+        let state = &machine.states[state];
+        let resource = task_resource(state);
+        let text = output.to_string();
+        if text.len() > MAX_PAYLOAD_BYTES {
+            let failure = Failure::new(
+                names::DATA_LIMIT_EXCEEDED,
+                format!("The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.", resource_label(resource)),
+            );
+            self.task_failed_event(thread, resource, &failure);
+            self.fail_state(thread, failure);
+        } else {
+            let event = match Integration::of(resource) {
+                Integration::LambdaFunction => EventType::LambdaFunctionSucceeded,
+                Integration::Activity => EventType::ActivitySucceeded,
+                Integration::Service { .. } => EventType::TaskSucceeded,
+            };
+            let mut details = Details { output: Some(text), ..Details::default() };
+            service_labels(resource, &mut details);
+            self.record_for(thread, event, Some(details));
+            self.threads[thread].phase = Phase::Ready;
+            if let Flow::Continue = self.finish_state(thread, Some(output), None) {
+                self.ready.push_back(thread);
+            }
+        }
+    }
+
+    pub fn task_failed(&mut self, action: ActionId, failure: Failure, now: i64) {
+        self.now = now;
+        let Some(ActionOwner::Task(thread)) = self.actions.remove(&action) else { return };
+        self.clear_task_timeout(thread);
+        let (state, machine) = self.current_state(thread);
+        self.task_failed_event(thread, task_resource(&machine.states[state]), &failure);
+        self.fail_state(thread, failure);
+    }
+
+    pub fn timer_fired(&mut self, action: ActionId, now: i64) {
+        self.now = now;
+        match self.actions.remove(&action) {
+            Some(ActionOwner::Wait(thread)) => {
+                self.threads[thread].phase = Phase::Ready;
+                if let Flow::Continue = self.finish_state(thread, None, None) {
+                    self.ready.push_back(thread);
+                }
+            }
+            Some(ActionOwner::Backoff(thread)) => {
+                self.threads[thread].phase = Phase::Ready;
+                if let Flow::Continue = self.attempt(thread) {
+                    self.ready.push_back(thread);
+                }
+            }
+            Some(ActionOwner::TaskTimeout(thread)) => self.task_timed_out(thread),
+            Some(ActionOwner::ExecutionTimeout) => {
+                let failure = Failure::without_cause(names::TIMEOUT);
+                self.end_execution(EventType::ExecutionTimedOut, Status::TimedOut(failure.clone()), &failure);
+            }
+            Some(ActionOwner::Task(_)) | None => {}
+        }
+    }
+
+    /// StopExecution: every running thread is aborted and the execution ends ABORTED.
+    pub fn stop(&mut self, error: Option<String>, cause: Option<String>, now: i64) {
+        self.now = now;
+        if self.status != Status::Running {
+            return;
+        }
+        let failure = Failure { error: error.unwrap_or_default(), cause };
+        self.abort_thread(0);
+        self.end_execution(EventType::ExecutionAborted, Status::Aborted(failure.clone()), &failure);
+    }
+
+    // ----- entering and leaving states -------------------------------------------------------
+
+    fn enter_state(&mut self, thread: ThreadId) -> Flow {
+        let (index, machine) = self.current_state(thread);
+        let state = &machine.states[index];
+        let input_text = if thread == 0 && self.history.len() == 1 { self.info.input_text.clone() } else { self.threads[thread].input.to_string() };
+        let entered = Details { name: Some(state.name.to_string()), input: Some(input_text), ..Details::default() };
+        let id = self.record_for(thread, entered_event(&state.kind), Some(entered));
+        let current = &mut self.threads[thread];
+        current.entered_event = id;
+        current.entered_time = self.now;
+        current.retries.clear();
+        current.retry_count = 0;
+        current.task_token = None;
+        match self.run_state(thread, state) {
+            Ok(flow) => flow,
+            Err(failure) => {
+                let failure = self.located(thread, state, failure);
+                self.fail_state(thread, failure);
+                Flow::Stop
+            }
+        }
+    }
+
+    fn run_state(&mut self, thread: ThreadId, state: &State) -> Result<Flow, Failure> {
+        match &state.kind {
+            StateKind::Pass { result } => {
+                let result = match (&state.data, result) {
+                    (DataFlow::JsonPath { parameters: None, .. }, Some(result)) => Some(result.clone()),
+                    (DataFlow::JsonPath { .. }, None) => Some(self.payload(thread, state)?),
+                    (DataFlow::JsonPath { parameters: Some(_), .. }, Some(_)) => Some(self.payload(thread, state)?),
+                    (DataFlow::Jsonata { .. }, _) => None,
+                };
+                Ok(self.finish_state(thread, result, None))
+            }
+            StateKind::Succeed => Ok(self.finish_state(thread, None, None)),
+            StateKind::Choice { choices, default } => self.choose(thread, state, choices, *default),
+            StateKind::Wait(wait) => {
+                let at = self.wait_deadline(thread, state, wait)?;
+                if at <= self.now {
+                    return Ok(self.finish_state(thread, None, None));
+                }
+                let timer = self.new_action(ActionOwner::Wait(thread));
+                self.commands.push(Command::StartTimer { action: timer, at });
+                self.threads[thread].phase = Phase::Wait { timer };
+                Ok(Flow::Stop)
+            }
+            StateKind::Fail { error, cause } => {
+                let error = self.fail_field(thread, state, error.as_ref(), "Error", "ErrorPath")?;
+                let cause = self.fail_field(thread, state, cause.as_ref(), "Cause", "CausePath")?;
+                self.fail_thread(thread, Failure { error: error.unwrap_or_default(), cause });
+                Ok(Flow::Stop)
+            }
+            StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_) => {
+                let payload = self.payload(thread, state)?;
+                self.threads[thread].payload = payload;
+                Ok(self.attempt(thread))
+            }
+        }
+    }
+
+    /// One attempt of a Task, Parallel or Map state with the payload computed on entry.
+    fn attempt(&mut self, thread: ThreadId) -> Flow {
+        let (index, machine) = self.current_state(thread);
+        let state = &machine.states[index];
+        let outcome = match &state.kind {
+            StateKind::Task(task) => self.dispatch(thread, state, task),
+            StateKind::Parallel { branches } => self.start_parallel(thread, branches),
+            StateKind::Map(map) => self.start_map(thread, state, map),
+            _ => Ok(Flow::Stop),
+        };
+        match outcome {
+            Ok(flow) => flow,
+            Err(failure) => {
+                let failure = self.located(thread, state, failure);
+                // AWS closes a Map whose items cannot be evaluated with MapStateFailed.
+                let closing: &[EventType] = match state.kind {
+                    StateKind::Map(_) if failure.error == names::QUERY_EVALUATION_ERROR => &[EventType::MapStateFailed],
+                    _ => &[],
+                };
+                self.fail_state_recording(thread, failure, closing);
+                Flow::Stop
+            }
+        }
+    }
+
+    /// Applies a state's result processing, records its exit and moves to the next state.
+    /// `result` is None for states that pass their input on (Choice, Wait, Succeed, JSONata Pass).
+    fn finish_state(&mut self, thread: ThreadId, result: Option<Value>, next: Option<usize>) -> Flow {
+        let (index, machine) = self.current_state(thread);
+        let state = &machine.states[index];
+        match self.process_result(thread, state, result) {
+            Ok((output, assigned)) => self.exit_state(thread, state, output, assigned, next),
+            Err(failure) => {
+                let failure = self.located(thread, state, failure);
+                self.fail_state(thread, failure);
+                Flow::Stop
+            }
+        }
+    }
+
+    fn process_result(&mut self, thread: ThreadId, state: &State, result: Option<Value>) -> Result<(Value, Option<Vec<(String, String)>>, ), Failure> {
+        let context = self.context(thread, state);
+        let current = &self.threads[thread];
+        match &state.data {
+            DataFlow::JsonPath { input_path, result_selector, result_path, output_path, .. } => {
+                let raw = &current.input;
+                let scope = Scope::new(raw, &context, &current.variables);
+                let result = match result {
+                    Some(result) => result,
+                    None => read_optional(input_path, &scope)?,
+                };
+                let result = match result_selector {
+                    Some(selector) => selector.evaluate(&scope.with_input(&result))?,
+                    None => result,
+                };
+                let assigned = match &state.assign {
+                    Some(Assign::JsonPath(template)) => Some(template.evaluate(&scope.with_input(&result))?),
+                    _ => None,
+                };
+                let combined = place_result(result_path, raw.clone(), result)?;
+                let output = read_optional(output_path, &scope.with_input(&combined))?;
+                Ok((output, self.assign(thread, assigned)))
+            }
+            DataFlow::Jsonata { output, .. } => {
+                let mut states = states_binding(&current.input, &context);
+                if let Some(result) = &result {
+                    states.insert("result".into(), result.clone());
+                }
+                let states = Value::Object(states);
+                let assigned = match &state.assign {
+                    Some(Assign::Jsonata(template)) => Some(template.evaluate(&states, &current.variables, "Assign")?),
+                    _ => None,
+                };
+                let output = match output {
+                    Some(template) => template.evaluate(&states, &current.variables, "Output")?,
+                    None => result.unwrap_or_else(|| current.input.clone()),
+                };
+                Ok((output, self.assign(thread, assigned)))
+            }
+        }
+    }
+
+    /// Sets the variables of an evaluated Assign, returning them as history shows them.
+    fn assign(&mut self, thread: ThreadId, assigned: Option<Value>) -> Option<Vec<(String, String)>> {
+        let Some(Value::Object(assigned)) = assigned else { return None };
+        if assigned.is_empty() {
+            return None;
+        }
+        let variables = &mut self.threads[thread].variables;
+        let shown = assigned.iter().map(|(name, value)| (name.clone(), value.to_string())).collect();
+        for (name, value) in assigned {
+            variables.set(name, value);
+        }
+        Some(shown)
+    }
+
+    fn exit_state(&mut self, thread: ThreadId, state: &State, output: Value, assigned: Option<Vec<(String, String)>>, next: Option<usize>) -> Flow {
+        let exited = Details {
+            name: Some(state.name.to_string()),
+            output: Some(output.to_string()),
+            assigned_variables: assigned,
+            ..Details::default()
+        };
+        self.record_for(thread, exited_event(&state.kind), Some(exited));
+        let next = match (next, state.transition, &state.kind) {
+            (Some(next), _, _) => Some(next),
+            (None, _, StateKind::Succeed) => None,
+            (None, Transition::Next(next), _) => Some(next),
+            (None, Transition::End, _) => None,
+        };
+        match next {
+            Some(next) => {
+                let current = &mut self.threads[thread];
+                current.state = next;
+                current.input = output;
+                current.phase = Phase::Ready;
+                Flow::Continue
+            }
+            None => {
+                self.thread_succeeded(thread, output);
+                Flow::Stop
+            }
+        }
+    }
+
+    // ----- failures, retries, catches ----------------------------------------------------------
+
+    /// A failure inside a state: retried or caught where the state says so, else the thread fails.
+    fn fail_state(&mut self, thread: ThreadId, failure: Failure) {
+        self.fail_state_recording(thread, failure, &[]);
+    }
+
+    /// As `fail_state`; `unless_retried` are events recorded only when the state is not retried
+    /// (a Map's MapStateFailed: each retry starts the Map afresh).
+    fn fail_state_recording(&mut self, thread: ThreadId, failure: Failure, unless_retried: &[EventType]) {
+        let (index, machine) = self.current_state(thread);
+        let state = &machine.states[index];
+        if failure.error == names::QUERY_EVALUATION_ERROR {
+            let details = Details {
+                error: Some(failure.error.clone()),
+                cause: failure.cause.clone(),
+                location: evaluation_location(&failure),
+                state: Some(state.name.to_string()),
+                ..Details::default()
+            };
+            self.record_for(thread, EventType::EvaluationFailed, Some(details));
+        }
+        if let Some(position) = state.retry.iter().position(|r| r.error_equals.iter().any(|e| failure.matches(e))) {
+            let retrier = &state.retry[position];
+            let current = &mut self.threads[thread];
+            if current.retries.len() <= position {
+                current.retries.resize(position + 1, 0);
+            }
+            let attempts = current.retries[position];
+            if attempts < retrier.max_attempts {
+                current.retries[position] += 1;
+                current.retry_count += 1;
+                let delay = backoff_delay(retrier, attempts, &mut self.random);
+                let timer = self.new_action(ActionOwner::Backoff(thread));
+                self.commands.push(Command::StartTimer { action: timer, at: self.now + delay });
+                self.threads[thread].phase = Phase::Backoff { timer };
+                return;
+            }
+        }
+        for event in unless_retried {
+            self.record_for(thread, *event, None);
+        }
+        if let Some(catcher) = state.catch.iter().find(|c| c.error_equals.iter().any(|e| failure.matches(e))) {
+            match self.caught_output(thread, state, catcher, &failure) {
+                Ok((output, assigned)) => {
+                    if let Flow::Continue = self.exit_state(thread, state, output, assigned, Some(catcher.next)) {
+                        self.ready.push_back(thread);
+                    }
+                }
+                Err(failure) => {
+                    let failure = self.located(thread, state, failure);
+                    self.fail_thread(thread, failure);
+                }
+            }
+            return;
+        }
+        self.fail_thread(thread, failure);
+    }
+
+    fn caught_output(&mut self, thread: ThreadId, state: &State, catcher: &Catcher, failure: &Failure) -> Result<(Value, Option<Vec<(String, String)>>), Failure> {
+        let mut error_output = Map::new();
+        error_output.insert("Error".into(), Value::from(failure.error.as_str()));
+        error_output.insert("Cause".into(), Value::from(failure.cause.as_deref().unwrap_or_default()));
+        let error_output = Value::Object(error_output);
+        let context = self.context(thread, state);
+        let current = &self.threads[thread];
+        match state.query_language {
+            QueryLanguage::JsonPath => {
+                let scope = Scope::new(&error_output, &context, &current.variables);
+                let assigned = match &catcher.assign {
+                    Some(Assign::JsonPath(template)) => Some(template.evaluate(&scope)?),
+                    _ => None,
+                };
+                let output = place_result(&catcher.result_path, current.input.clone(), error_output)?;
+                Ok((output, self.assign(thread, assigned)))
+            }
+            QueryLanguage::Jsonata => {
+                let mut states = states_binding(&current.input, &context);
+                states.insert("errorOutput".into(), error_output.clone());
+                let states = Value::Object(states);
+                let assigned = match &catcher.assign {
+                    Some(Assign::Jsonata(template)) => Some(template.evaluate(&states, &current.variables, "Assign")?),
+                    _ => None,
+                };
+                let output = match &catcher.output {
+                    Some(template) => template.evaluate(&states, &current.variables, "Output")?,
+                    None => error_output,
+                };
+                Ok((output, self.assign(thread, assigned)))
+            }
+        }
+    }
+
+    /// AWS prefixes errors raised while evaluating a state with where they happened.
+    fn located(&self, thread: ThreadId, state: &State, mut failure: Failure) -> Failure {
+        if failure.error.starts_with("States.") && failure.error != names::TIMEOUT && failure.error != names::TASK_FAILED {
+            if let Some(cause) = &failure.cause {
+                if !cause.starts_with("An error occurred while executing the state") {
+                    failure.cause = Some(format!(
+                        "An error occurred while executing the state '{}' (entered at the event id #{}). {cause}",
+                        state.name, self.threads[thread].entered_event
+                    ));
+                }
+            }
+        }
+        failure
+    }
+
+    fn thread_succeeded(&mut self, thread: ThreadId, output: Value) {
+        self.threads[thread].phase = Phase::Done;
+        match self.threads[thread].parent {
+            None => {
+                let text = output.to_string();
+                if text.len() > MAX_PAYLOAD_BYTES {
+                    let failure = Failure::new(names::DATA_LIMIT_EXCEEDED, "The execution output exceeds the maximum number of bytes service limit.");
+                    self.end_execution(EventType::ExecutionFailed, Status::Failed(failure.clone()), &failure);
+                    return;
+                }
+                self.record(EventType::ExecutionSucceeded, self.threads[thread].last_event, Some(Details { output: Some(text), ..Details::default() }));
+                self.status = Status::Succeeded(output);
+                self.cancel_all();
+            }
+            Some(parent) => self.child_finished(parent, thread, Ok(output)),
+        }
+    }
+
+    fn fail_thread(&mut self, thread: ThreadId, failure: Failure) {
+        self.threads[thread].phase = Phase::Done;
+        match self.threads[thread].parent {
+            None => self.end_execution(EventType::ExecutionFailed, Status::Failed(failure.clone()), &failure),
+            Some(parent) => self.child_finished(parent, thread, Err(failure)),
+        }
+    }
+
+    fn end_execution(&mut self, event: EventType, status: Status, failure: &Failure) {
+        let details = Details { error: non_empty(&failure.error), cause: failure.cause.clone(), ..Details::default() };
+        let previous = self.history.last().map_or(0, |e| e.id);
+        self.record(event, previous, Some(details));
+        self.status = status;
+        self.cancel_all();
+    }
+
+    fn cancel_all(&mut self) {
+        for action in self.actions.keys() {
+            self.commands.push(Command::Cancel { action: *action });
+        }
+        self.actions.clear();
+        self.ready.clear();
+    }
+
+    // ----- tasks ---------------------------------------------------------------------------------
+
+    fn dispatch(&mut self, thread: ThreadId, state: &State, task: &TaskSpec) -> Result<Flow, Failure> {
+        let integration = Integration::of(&task.resource);
+        let timeout = self.seconds(thread, state, task.timeout.as_ref())?;
+        let heartbeat = self.seconds(thread, state, task.heartbeat.as_ref())?;
+        let parameters = self.threads[thread].payload.clone();
+        let parameters_text = parameters.to_string();
+        let mut details = Details { timeout_in_seconds: timeout, heartbeat_in_seconds: heartbeat, ..Details::default() };
+        let (scheduled, started) = match &integration {
+            Integration::LambdaFunction => {
+                details.input = Some(parameters_text);
+                details.resource = Some(task.resource.clone());
+                (EventType::LambdaFunctionScheduled, EventType::LambdaFunctionStarted)
+            }
+            Integration::Activity => {
+                details.input = Some(parameters_text);
+                details.resource = Some(task.resource.clone());
+                (EventType::ActivityScheduled, EventType::ActivityStarted)
+            }
+            Integration::Service { .. } => {
+                details.parameters = Some(parameters_text);
+                details.region = Some(self.info.region.clone());
+                service_labels(&task.resource, &mut details);
+                (EventType::TaskScheduled, EventType::TaskStarted)
+            }
+        };
+        self.record_for(thread, scheduled, Some(details));
+        let mut started_details = Details::default();
+        service_labels(&task.resource, &mut started_details);
+        let started_details = matches!(integration, Integration::Service { .. }).then_some(started_details);
+        self.record_for(thread, started, started_details);
+        let action = self.new_action(ActionOwner::Task(thread));
+        let timeout_timer = timeout.map(|seconds| {
+            let timer = self.new_action(ActionOwner::TaskTimeout(thread));
+            self.commands.push(Command::StartTimer { action: timer, at: self.now + seconds as i64 * 1000 });
+            timer
+        });
+        let current = &mut self.threads[thread];
+        current.phase = Phase::Task { action, timeout: timeout_timer };
+        self.commands.push(Command::RunTask(TaskRequest {
+            action,
+            state_name: state.name.clone(),
+            resource: task.resource.clone(),
+            integration,
+            parameters,
+            task_token: current.task_token.clone(),
+            timeout_seconds: timeout,
+            heartbeat_seconds: heartbeat,
+            attempt: current.retry_count,
+        }));
+        Ok(Flow::Stop)
+    }
+
+    fn task_failed_event(&mut self, thread: ThreadId, resource: &str, failure: &Failure) {
+        let event = match Integration::of(resource) {
+            Integration::LambdaFunction => EventType::LambdaFunctionFailed,
+            Integration::Activity => EventType::ActivityFailed,
+            Integration::Service { .. } => EventType::TaskFailed,
+        };
+        let mut details = Details { error: non_empty(&failure.error), cause: failure.cause.clone(), ..Details::default() };
+        service_labels(resource, &mut details);
+        self.record_for(thread, event, Some(details));
+    }
+
+    fn task_timed_out(&mut self, thread: ThreadId) {
+        let Phase::Task { action, .. } = self.threads[thread].phase else { return };
+        self.actions.remove(&action);
+        self.commands.push(Command::Cancel { action });
+        let (index, machine) = self.current_state(thread);
+        let resource = task_resource(&machine.states[index]);
+        let event = match Integration::of(resource) {
+            Integration::LambdaFunction => EventType::LambdaFunctionTimedOut,
+            Integration::Activity => EventType::ActivityTimedOut,
+            Integration::Service { .. } => EventType::TaskTimedOut,
+        };
+        let failure = Failure::without_cause(names::TIMEOUT);
+        let mut details = Details { error: Some(failure.error.clone()), ..Details::default() };
+        service_labels(resource, &mut details);
+        self.record_for(thread, event, Some(details));
+        self.fail_state(thread, failure);
+    }
+
+    fn clear_task_timeout(&mut self, thread: ThreadId) {
+        if let Phase::Task { timeout: Some(timer), .. } = self.threads[thread].phase {
+            self.actions.remove(&timer);
+            self.commands.push(Command::Cancel { action: timer });
+        }
+    }
+
+    // ----- Parallel and Map ---------------------------------------------------------------------
+
+    fn start_parallel(&mut self, thread: ThreadId, branches: &[Arc<StateMachine>]) -> Result<Flow, Failure> {
+        self.record_for(thread, EventType::ParallelStateStarted, None);
+        let input = self.threads[thread].payload.clone();
+        let outer = Arc::new(self.threads[thread].variables.clone());
+        let silent = self.threads[thread].silent;
+        let mut fanout = Fanout::new(false, false, branches.len(), 0);
+        let last = self.threads[thread].last_event;
+        for (slot, branch) in branches.iter().enumerate() {
+            let child = self.spawn(branch.clone(), input.clone(), Variables::nested(outer.clone()), Some(thread), slot, None, silent, last);
+            fanout.children.push(child);
+            fanout.running += 1;
+        }
+        if branches.is_empty() {
+            return Ok(self.fanout_done(thread, fanout));
+        }
+        self.threads[thread].phase = Phase::Fanout(Box::new(fanout));
+        Ok(Flow::Stop)
+    }
+
+    fn start_map(&mut self, thread: ThreadId, state: &State, map: &MapSpec) -> Result<Flow, Failure> {
+        let context = self.context(thread, state);
+        let items = self.map_items(thread, state, map, &context)?;
+        let max_concurrency = match &map.max_concurrency {
+            Some(dynamic) => whole_number(self.dynamic(thread, state, dynamic, &context)?, dynamic, "integer")?,
+            None => 0,
+        };
+        // AWS checks MaxConcurrency before the Map starts and the failure tolerance after.
+        self.record_for(thread, EventType::MapStateStarted, Some(Details { length: Some(items.len() as u64), ..Details::default() }));
+        let current = &self.threads[thread];
+        let payload = &current.payload;
+        let tolerated_failures = match &map.tolerated_failure_count {
+            Some(dynamic) => Some(whole_number(self.dynamic(thread, state, dynamic, &context)?, dynamic, "integer")? as f64),
+            None => None,
+        };
+        let tolerated_percentage = match &map.tolerated_failure_percentage {
+            Some(dynamic) => {
+                let value = self.dynamic(thread, state, dynamic, &context)?;
+                let percentage = value.as_f64().ok_or_else(|| not_a_number(&value, dynamic, "float"))?;
+                if !(0.0..=100.0).contains(&percentage) {
+                    return Err(Failure::runtime("ToleratedFailurePercentage must be between 0 and 100."));
+                }
+                Some(percentage)
+            }
+            None => None,
+        };
+        let items = match &map.item_batcher {
+            Some(batcher) => self.batch(thread, state, batcher, items, &context)?,
+            None => items,
+        };
+        let mut inputs = VecDeque::with_capacity(items.len());
+        for (index, item) in items.into_iter().enumerate() {
+            let input = match &map.item_selector {
+                None => item.clone(),
+                Some(selector) => {
+                    let item_context = self.item_context(thread, state, index, &item);
+                    match selector {
+                        ItemSelector::JsonPath(template) => template.evaluate(&Scope::new(payload, &item_context, &current.variables))?,
+                        ItemSelector::Jsonata(template) => {
+                            let states = Value::Object(states_binding(&current.input, &item_context));
+                            template.evaluate(&states, &current.variables, "ItemSelector")?
+                        }
+                    }
+                }
+            };
+            inputs.push_back((index, item, input));
+        }
+        let length = inputs.len();
+        let distributed = map.mode == MapMode::Distributed;
+        if distributed {
+            self.map_runs += 1;
+            let arn = format!(
+                "{}/{}:{}",
+                self.info.state_machine_arn.replacen(":stateMachine:", ":mapRun:", 1),
+                map.label.as_deref().unwrap_or(&state.name),
+                self.map_runs
+            );
+            self.record_for(thread, EventType::MapRunStarted, Some(Details { map_run_arn: Some(arn), ..Details::default() }));
+        }
+        let mut fanout = Fanout::new(true, distributed, length, max_concurrency);
+        fanout.tolerated_failures = tolerated_failures;
+        fanout.tolerated_percentage = tolerated_percentage;
+        fanout.waiting = inputs;
+        if length == 0 {
+            return Ok(self.fanout_done(thread, fanout));
+        }
+        self.threads[thread].phase = Phase::Fanout(Box::new(fanout));
+        self.start_iterations(thread, map);
+        Ok(Flow::Stop)
+    }
+
+    fn map_items(&self, thread: ThreadId, state: &State, map: &MapSpec, context: &Value) -> Result<Vec<Value>, Failure> {
+        let current = &self.threads[thread];
+        let items = match (&map.items, state.query_language) {
+            (Some(dynamic), _) => self.dynamic(thread, state, dynamic, context)?,
+            (None, QueryLanguage::JsonPath) => current.payload.clone(),
+            (None, QueryLanguage::Jsonata) => current.input.clone(),
+        };
+        match items {
+            Value::Array(items) => Ok(items),
+            other => match (&map.items, state.query_language) {
+                (Some(Dynamic::Jsonata { template, .. }), _) => Err(Failure::query_evaluation(format!(
+                    "The JSONata expression '{}' specified for the field 'Items' returned an unexpected result type. Expected 'array', but was '{}' for value: {}",
+                    template.source().unwrap_or_default(),
+                    json_type_name(&other),
+                    other
+                ))),
+                (_, QueryLanguage::Jsonata) => Err(Failure::query_evaluation(format!("Map state input must be an array but was: {other}"))),
+                (_, QueryLanguage::JsonPath) => Err(Failure::runtime(format!("Map state input must be an array but was: {other}"))),
+            },
+        }
+    }
+
+    fn batch(&self, thread: ThreadId, state: &State, batcher: &ItemBatcher, items: Vec<Value>, context: &Value) -> Result<Vec<Value>, Failure> {
+        let max_items = match &batcher.max_items_per_batch {
+            Some(dynamic) => whole_number(self.dynamic(thread, state, dynamic, context)?, dynamic, "integer")?.max(1),
+            None => usize::MAX,
+        };
+        let max_bytes = match &batcher.max_input_bytes_per_batch {
+            Some(dynamic) => whole_number(self.dynamic(thread, state, dynamic, context)?, dynamic, "integer")?.max(1),
+            None => MAX_PAYLOAD_BYTES,
+        };
+        let current = &self.threads[thread];
+        let batch_input = match &batcher.batch_input {
+            None => None,
+            Some(ItemSelector::JsonPath(template)) => Some(template.evaluate(&Scope::new(&current.payload, context, &current.variables))?),
+            Some(ItemSelector::Jsonata(template)) => {
+                Some(template.evaluate(&Value::Object(states_binding(&current.input, context)), &current.variables, "ItemBatcher/BatchInput")?)
+            }
+        };
+        let mut batches = Vec::new();
+        let mut batch: Vec<Value> = Vec::new();
+        let mut bytes = 0;
+        for item in items {
+            let size = item.to_string().len();
+            if !batch.is_empty() && (batch.len() >= max_items || bytes + size > max_bytes) {
+                batches.push(std::mem::take(&mut batch));
+                bytes = 0;
+            }
+            bytes += size;
+            batch.push(item);
+        }
+        if !batch.is_empty() {
+            batches.push(batch);
+        }
+        Ok(batches
+            .into_iter()
+            .map(|items| {
+                let mut object = Map::new();
+                if let Some(input) = &batch_input {
+                    object.insert("BatchInput".into(), input.clone());
+                }
+                object.insert("Items".into(), Value::Array(items));
+                Value::Object(object)
+            })
+            .collect())
+    }
+
+    fn start_iterations(&mut self, thread: ThreadId, map: &MapSpec) {
+        let outer = Arc::new(self.threads[thread].variables.clone());
+        let silent = self.threads[thread].silent || map.mode == MapMode::Distributed;
+        let map_name = self.state_name(thread);
+        loop {
+            let Phase::Fanout(fanout) = &mut self.threads[thread].phase else { return };
+            if fanout.max_concurrency != 0 && fanout.running >= fanout.max_concurrency {
+                return;
+            }
+            let Some((index, item, input)) = fanout.waiting.pop_front() else { return };
+            let details = Details { name: Some(map_name.clone()), index: Some(index as u64), ..Details::default() };
+            if !silent {
+                self.record_for(thread, EventType::MapIterationStarted, Some(details));
+            }
+            let last = self.threads[thread].last_event;
+            let child = self.spawn(map.processor.clone(), input, Variables::nested(outer.clone()), Some(thread), index, Some((index, item)), silent, last);
+            if let Phase::Fanout(fanout) = &mut self.threads[thread].phase {
+                fanout.children.push(child);
+                fanout.running += 1;
+            }
+        }
+    }
+
+    fn child_finished(&mut self, parent: ThreadId, child: ThreadId, outcome: Result<Value, Failure>) {
+        let slot = self.threads[child].slot;
+        let child_last = self.threads[child].last_event;
+        self.threads[parent].last_event = self.threads[parent].last_event.max(child_last);
+        let Phase::Fanout(fanout) = &mut self.threads[parent].phase else { return };
+        fanout.running -= 1;
+        fanout.finished += 1;
+        let (is_map, distributed) = (fanout.is_map, fanout.distributed);
+        let silent = self.threads[parent].silent || distributed;
+        if is_map && !silent {
+            let event = if outcome.is_ok() { EventType::MapIterationSucceeded } else { EventType::MapIterationFailed };
+            let details = Details { name: Some(self.state_name(parent)), index: Some(slot as u64), ..Details::default() };
+            self.record_for(parent, event, Some(details));
+        }
+        let Phase::Fanout(fanout) = &mut self.threads[parent].phase else { return };
+        let failure = match outcome {
+            Ok(output) => {
+                if let Some(place) = fanout.results.get_mut(slot) {
+                    *place = output;
+                }
+                None
+            }
+            Err(failure) => {
+                fanout.failures += 1;
+                if fanout.tolerates_failures() {
+                    if let Some(place) = fanout.results.get_mut(slot) {
+                        *place = failure_output(&failure);
+                    }
+                    None
+                } else {
+                    Some(failure)
+                }
+            }
+        };
+        if let Some(failure) = failure {
+            let failure = if fanout.tolerated_failures.is_some() || fanout.tolerated_percentage.is_some() {
+                Failure::new(names::EXCEED_TOLERATED_FAILURE_THRESHOLD, "The specified tolerated failure threshold was exceeded")
+            } else {
+                failure
+            };
+            self.abort_children(parent);
+            let events: &[EventType] = match (is_map, distributed) {
+                (true, true) => &[EventType::MapRunFailed, EventType::MapStateFailed],
+                (true, false) => &[EventType::MapStateFailed],
+                (false, _) => &[EventType::ParallelStateFailed],
+            };
+            self.threads[parent].phase = Phase::Ready;
+            self.fail_state_recording(parent, failure, events);
+            return;
+        }
+        let done = fanout.finished == fanout.results.len();
+        if done {
+            let Phase::Fanout(fanout) = std::mem::replace(&mut self.threads[parent].phase, Phase::Ready) else { return };
+            if let Flow::Continue = self.fanout_done(parent, *fanout) {
+                self.ready.push_back(parent);
+            }
+        } else if is_map {
+            let (index, machine) = self.current_state(parent);
+            if let StateKind::Map(map) = &machine.states[index].kind {
+                self.start_iterations(parent, map);
+            }
+        }
+    }
+
+    fn fanout_done(&mut self, thread: ThreadId, fanout: Fanout) -> Flow {
+        let succeeded = if fanout.is_map {
+            if fanout.distributed {
+                self.record_for(thread, EventType::MapRunSucceeded, None);
+            }
+            EventType::MapStateSucceeded
+        } else {
+            EventType::ParallelStateSucceeded
+        };
+        self.record_for(thread, succeeded, None);
+        self.threads[thread].phase = Phase::Ready;
+        self.finish_state(thread, Some(Value::Array(fanout.results)), None)
+    }
+
+    fn abort_children(&mut self, parent: ThreadId) {
+        let Phase::Fanout(fanout) = &mut self.threads[parent].phase else { return };
+        let children = std::mem::take(&mut fanout.children);
+        fanout.running = 0;
+        fanout.waiting.clear();
+        let (is_map, silent) = (fanout.is_map, fanout.distributed || self.threads[parent].silent);
+        for child in children {
+            if matches!(self.threads[child].phase, Phase::Done) {
+                continue;
+            }
+            self.abort_thread(child);
+            if is_map && !silent {
+                let details = Details { name: Some(self.state_name(parent)), index: Some(self.threads[child].slot as u64), ..Details::default() };
+                self.record_for(parent, EventType::MapIterationAborted, Some(details));
+            }
+        }
+    }
+
+    /// Stops whatever a thread is doing, recording the aborted state as AWS does.
+    fn abort_thread(&mut self, thread: ThreadId) {
+        let phase = std::mem::replace(&mut self.threads[thread].phase, Phase::Done);
+        let aborted = match phase {
+            Phase::Task { action, timeout } => {
+                for action in std::iter::once(action).chain(timeout) {
+                    self.actions.remove(&action);
+                    self.commands.push(Command::Cancel { action });
+                }
+                Some(EventType::TaskStateAborted)
+            }
+            Phase::Wait { timer } => {
+                self.actions.remove(&timer);
+                self.commands.push(Command::Cancel { action: timer });
+                Some(EventType::WaitStateAborted)
+            }
+            Phase::Backoff { timer } => {
+                self.actions.remove(&timer);
+                self.commands.push(Command::Cancel { action: timer });
+                let (index, machine) = self.current_state(thread);
+                Some(aborted_event(&machine.states[index].kind))
+            }
+            Phase::Fanout(fanout) => {
+                let is_map = fanout.is_map;
+                self.threads[thread].phase = Phase::Fanout(fanout);
+                self.abort_children(thread);
+                self.threads[thread].phase = Phase::Done;
+                Some(if is_map { EventType::MapStateAborted } else { EventType::ParallelStateAborted })
+            }
+            Phase::Ready | Phase::Done => None,
+        };
+        if let Some(event) = aborted {
+            self.record_for(thread, event, None);
+        }
+    }
+
+    // ----- Choice, Wait, Fail --------------------------------------------------------------------
+
+    fn choose(&mut self, thread: ThreadId, state: &State, choices: &[ChoiceBranch], default: Option<usize>) -> Result<Flow, Failure> {
+        let context = self.context(thread, state);
+        let current = &self.threads[thread];
+        let chosen = match state.query_language {
+            QueryLanguage::JsonPath => {
+                let effective = match &state.data {
+                    DataFlow::JsonPath { input_path, .. } => read_optional(input_path, &Scope::new(&current.input, &context, &current.variables))?,
+                    DataFlow::Jsonata { .. } => current.input.clone(),
+                };
+                let scope = Scope::new(&effective, &context, &current.variables);
+                let mut chosen = None;
+                for choice in choices {
+                    if let Condition::Rule(rule) = &choice.condition {
+                        if rule.matches(&scope)? {
+                            chosen = Some(choice);
+                            break;
+                        }
+                    }
+                }
+                chosen
+            }
+            QueryLanguage::Jsonata => {
+                let states = Value::Object(states_binding(&current.input, &context));
+                let mut chosen = None;
+                for choice in choices {
+                    if let Condition::Jsonata(condition) = &choice.condition {
+                        match condition.evaluate(&states, &current.variables, "Condition")? {
+                            Value::Bool(true) => {
+                                chosen = Some(choice);
+                                break;
+                            }
+                            Value::Bool(false) => {}
+                            other => {
+                                return Err(Failure::query_evaluation(format!(
+                                    "The JSONata expression '{}' specified for the field 'Condition' returned an unexpected result type. Expected 'boolean', but was '{}' for value: {other}",
+                                    condition.source().unwrap_or_default(),
+                                    json_type_name(&other)
+                                )))
+                            }
+                        }
+                    }
+                }
+                chosen
+            }
+        };
+        match chosen {
+            Some(choice) if choice.assign.is_some() || choice.output.is_some() => {
+                let (output, assigned) = self.choice_output(thread, state, choice, &context)?;
+                Ok(self.exit_state(thread, state, output, assigned, Some(choice.next)))
+            }
+            Some(choice) => Ok(self.finish_state(thread, None, Some(choice.next))),
+            None => match default {
+                Some(default) => Ok(self.finish_state(thread, None, Some(default))),
+                None => Err(Failure::new(names::NO_CHOICE_MATCHED, "No Matches!")),
+            },
+        }
+    }
+
+    /// A matched Choice rule's own Assign / Output take the place of the state's.
+    fn choice_output(&mut self, thread: ThreadId, state: &State, choice: &ChoiceBranch, context: &Value) -> Result<(Value, Option<Vec<(String, String)>>), Failure> {
+        let current = &self.threads[thread];
+        match state.query_language {
+            QueryLanguage::JsonPath => {
+                let DataFlow::JsonPath { input_path, output_path, .. } = &state.data else { return Ok((current.input.clone(), None)) };
+                let scope = Scope::new(&current.input, context, &current.variables);
+                let effective = read_optional(input_path, &scope)?;
+                let assigned = match &choice.assign {
+                    Some(Assign::JsonPath(template)) => Some(template.evaluate(&scope.with_input(&effective))?),
+                    _ => None,
+                };
+                let output = read_optional(output_path, &scope.with_input(&effective))?;
+                Ok((output, self.assign(thread, assigned)))
+            }
+            QueryLanguage::Jsonata => {
+                let states = Value::Object(states_binding(&current.input, context));
+                let assigned = match &choice.assign {
+                    Some(Assign::Jsonata(template)) => Some(template.evaluate(&states, &current.variables, "Assign")?),
+                    _ => None,
+                };
+                let output = match (&choice.output, &state.data) {
+                    (Some(template), _) => template.evaluate(&states, &current.variables, "Output")?,
+                    (None, DataFlow::Jsonata { output: Some(template), .. }) => template.evaluate(&states, &current.variables, "Output")?,
+                    (None, _) => current.input.clone(),
+                };
+                Ok((output, self.assign(thread, assigned)))
+            }
+        }
+    }
+
+    fn wait_deadline(&self, thread: ThreadId, state: &State, wait: &Dynamic) -> Result<i64, Failure> {
+        let context = self.context(thread, state);
+        let value = self.dynamic(thread, state, wait, &context)?;
+        let is_timestamp = match wait {
+            Dynamic::Literal(literal) => literal.is_string(),
+            Dynamic::Path { field, .. } => *field == "TimestampPath",
+            Dynamic::Jsonata { field, .. } => *field == "Timestamp",
+        };
+        if is_timestamp {
+            let text = value.as_str().unwrap_or_default();
+            let at = parse_timestamp(text).ok_or_else(|| match wait {
+                Dynamic::Path { path, .. } => Failure::runtime(format!(
+                    "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {} == {}",
+                    path.as_str(),
+                    value_text(&value)
+                )),
+                _ => Failure::query_evaluation(format!("The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {text}")),
+            })?;
+            return self.wait_until(at);
+        }
+        let seconds = match value.as_f64() {
+            Some(seconds) if seconds >= 0.0 && value.is_i64() || value.is_u64() => seconds,
+            _ => {
+                return Err(match wait {
+                    Dynamic::Path { path, .. } => Failure::runtime(format!("The SecondsPath parameter does not reference a valid integer value: {} == {}", path.as_str(), value_text(&value))),
+                    _ => Failure::query_evaluation(format!("The Seconds field must be a non-negative integer, but was: {value}")),
+                })
+            }
+        };
+        self.wait_until(self.now + (seconds * 1000.0) as i64)
+    }
+
+    /// AWS counts the delay in whole seconds of a 32-bit integer.
+    fn wait_until(&self, at: i64) -> Result<i64, Failure> {
+        if (at - self.now) / 1000 > i64::from(i32::MAX) {
+            return Err(Failure::runtime("Wait state delay is too long."));
+        }
+        Ok(at)
+    }
+
+    fn fail_field(&self, thread: ThreadId, state: &State, field: Option<&FailField>, name: &str, path_name: &str) -> Result<Option<String>, Failure> {
+        let Some(field) = field else { return Ok(None) };
+        let context = self.context(thread, state);
+        let current = &self.threads[thread];
+        let scope = Scope::new(&current.input, &context, &current.variables);
+        let value = match field {
+            FailField::Literal(text) => return Ok(Some(text.clone())),
+            FailField::Path(path) => path.select(&scope).ok_or_else(|| {
+                Failure::runtime(format!("The JSONPath '{}' specified for the field '{path_name}' could not be found in the input '{}'", path.as_str(), current.input))
+            })?,
+            FailField::Intrinsic(function) => function.evaluate(&scope)?,
+            FailField::Jsonata(template) => {
+                let states = Value::Object(states_binding(&current.input, &context));
+                template.evaluate(&states, &current.variables, name)?
+            }
+        };
+        Ok(Some(match value {
+            Value::String(text) => text,
+            other => other.to_string(),
+        }))
+    }
+
+    // ----- evaluation helpers --------------------------------------------------------------------
+
+    /// The payload a state works on: InputPath then Parameters (JSONPath), Arguments (JSONata).
+    fn payload(&self, thread: ThreadId, state: &State) -> Result<Value, Failure> {
+        let context = self.context(thread, state);
+        let current = &self.threads[thread];
+        match &state.data {
+            DataFlow::JsonPath { input_path, parameters, .. } => {
+                let scope = Scope::new(&current.input, &context, &current.variables);
+                let effective = read_optional(input_path, &scope)?;
+                match parameters {
+                    Some(template) => template.evaluate(&scope.with_input(&effective)),
+                    None => Ok(effective),
+                }
+            }
+            DataFlow::Jsonata { arguments: Some(template), .. } => {
+                let states = Value::Object(states_binding(&current.input, &context));
+                template.evaluate(&states, &current.variables, "Arguments")
+            }
+            DataFlow::Jsonata { arguments: None, .. } => Ok(current.input.clone()),
+        }
+    }
+
+    fn dynamic(&self, thread: ThreadId, state: &State, dynamic: &Dynamic, context: &Value) -> Result<Value, Failure> {
+        let current = &self.threads[thread];
+        match dynamic {
+            Dynamic::Literal(value) => Ok(value.clone()),
+            Dynamic::Path { path, .. } => {
+                let effective = match &state.data {
+                    DataFlow::JsonPath { input_path, .. } => read_optional(input_path, &Scope::new(&current.input, context, &current.variables))?,
+                    DataFlow::Jsonata { .. } => current.input.clone(),
+                };
+                path.select_required(&Scope::new(&effective, context, &current.variables))
+            }
+            Dynamic::Jsonata { field, template } => {
+                let states = Value::Object(states_binding(&current.input, context));
+                template.evaluate(&states, &current.variables, field)
+            }
+        }
+    }
+
+    fn seconds(&self, thread: ThreadId, state: &State, dynamic: Option<&Dynamic>) -> Result<Option<u64>, Failure> {
+        let Some(dynamic) = dynamic else { return Ok(None) };
+        let context = self.context(thread, state);
+        let value = self.dynamic(thread, state, dynamic, &context)?;
+        match value.as_u64() {
+            Some(seconds) if seconds > 0 => Ok(Some(seconds)),
+            _ => Err(match dynamic {
+                Dynamic::Path { field, path } => Failure::runtime(format!("The {field} field refers to value \"{}\" which is not a valid integer: {}", value_text(&value), path.as_str())),
+                Dynamic::Jsonata { field, template } => Failure::query_evaluation(format!(
+                    "The JSONata expression '{}' specified for the field '{field}' returned an unexpected result type. Expected 'integer', but was '{}' for value: {value}",
+                    template.source().unwrap_or_default(),
+                    json_type_name(&value)
+                )),
+                Dynamic::Literal(_) => Failure::runtime(format!("The timeout value must be a positive integer, but was: {value}")),
+            }),
+        }
+    }
+
+    /// The context object, built only for states whose expressions can see it.
+    fn context(&self, thread: ThreadId, state: &State) -> Value {
+        if !state.uses_context {
+            return Value::Null;
+        }
+        let current = &self.threads[thread];
+        let map_item = current.map_item.as_ref().map(|(index, value)| (*index, value));
+        context_object(
+            &self.info,
+            &StateContext {
+                name: &state.name,
+                entered_time: current.entered_time,
+                retry_count: matches!(state.kind, StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_)).then_some(current.retry_count),
+                task_token: current.task_token.as_deref(),
+                map_item,
+            },
+        )
+    }
+
+    fn item_context(&self, thread: ThreadId, state: &State, index: usize, item: &Value) -> Value {
+        let current = &self.threads[thread];
+        context_object(
+            &self.info,
+            &StateContext { name: &state.name, entered_time: current.entered_time, retry_count: None, task_token: None, map_item: Some((index, item)) },
+        )
+    }
+
+    // ----- bookkeeping ---------------------------------------------------------------------------
+
+    #[allow(clippy::too_many_arguments)]
+    fn spawn(
+        &mut self,
+        machine: Arc<StateMachine>,
+        input: Value,
+        variables: Variables,
+        parent: Option<ThreadId>,
+        slot: usize,
+        map_item: Option<(usize, Value)>,
+        silent: bool,
+        last_event: u64,
+    ) -> ThreadId {
+        let id = self.threads.len();
+        let state = machine.start_at;
+        self.threads.push(Thread {
+            machine,
+            state,
+            input,
+            payload: Value::Null,
+            variables,
+            parent,
+            slot,
+            phase: Phase::Ready,
+            retries: Vec::new(),
+            retry_count: 0,
+            entered_event: 0,
+            entered_time: self.now,
+            last_event,
+            map_item,
+            silent,
+            task_token: None,
+        });
+        self.ready.push_back(id);
+        id
+    }
+
+    fn current_state(&self, thread: ThreadId) -> (usize, Arc<StateMachine>) {
+        let current = &self.threads[thread];
+        (current.state, current.machine.clone())
+    }
+
+    fn state_name(&self, thread: ThreadId) -> String {
+        let current = &self.threads[thread];
+        current.machine.states[current.state].name.to_string()
+    }
+
+    fn new_action(&mut self, owner: ActionOwner) -> ActionId {
+        let action = self.next_action;
+        self.next_action += 1;
+        self.actions.insert(action, owner);
+        action
+    }
+
+    fn record(&mut self, event_type: EventType, previous_event_id: u64, details: Option<Details>) -> u64 {
+        let id = self.history.len() as u64 + 1;
+        self.history.push(Event { id, previous_event_id, timestamp: self.now, event_type, details: details.map(Box::new) });
+        id
+    }
+
+    /// Records an event in a thread's chain; events of distributed Map iterations belong to child
+    /// executions and are not part of this history.
+    fn record_for(&mut self, thread: ThreadId, event_type: EventType, details: Option<Details>) -> u64 {
+        if self.threads[thread].silent {
+            return 0;
+        }
+        let previous = self.threads[thread].last_event;
+        let id = self.record(event_type, previous, details);
+        self.threads[thread].last_event = id;
+        id
+    }
+}
+
+impl Fanout {
+    fn new(is_map: bool, distributed: bool, count: usize, max_concurrency: usize) -> Fanout {
+        Fanout {
+            is_map,
+            distributed,
+            children: Vec::new(),
+            running: 0,
+            waiting: VecDeque::new(),
+            results: vec![Value::Null; count],
+            finished: 0,
+            failures: 0,
+            tolerated_failures: None,
+            tolerated_percentage: None,
+            max_concurrency,
+        }
+    }
+
+    fn tolerates_failures(&self) -> bool {
+        let within_count = self.tolerated_failures.is_some_and(|allowed| self.failures as f64 <= allowed);
+        let within_percentage = self
+            .tolerated_percentage
+            .is_some_and(|allowed| (self.failures as f64) * 100.0 / (self.results.len().max(1) as f64) <= allowed);
+        within_count || within_percentage
+    }
+}
+
+fn read_optional(path: &OptionalPath, scope: &Scope) -> Result<Value, Failure> {
+    match path {
+        OptionalPath::Whole => Ok(scope.input.clone()),
+        OptionalPath::Nothing => Ok(Value::Object(Map::new())),
+        OptionalPath::Path(path) => path.select_required(scope),
+    }
+}
+
+fn place_result(placement: &ResultPlacement, input: Value, result: Value) -> Result<Value, Failure> {
+    match placement {
+        ResultPlacement::Replace => Ok(result),
+        ResultPlacement::Discard => Ok(input),
+        ResultPlacement::At(path) => path.write(input, result),
+    }
+}
+
+fn states_binding(input: &Value, context: &Value) -> Map<String, Value> {
+    let mut states = Map::new();
+    states.insert("input".into(), input.clone());
+    states.insert("context".into(), context.clone());
+    states
+}
+
+fn failure_output(failure: &Failure) -> Value {
+    json!({ "Error": failure.error, "Cause": failure.cause })
+}
+
+fn backoff_delay(retrier: &Retrier, attempts: u32, random: &mut fastrand::Rng) -> i64 {
+    let mut seconds = retrier.interval_seconds * retrier.backoff_rate.powi(attempts.min(1000) as i32);
+    if let Some(max) = retrier.max_delay_seconds {
+        seconds = seconds.min(max);
+    }
+    if retrier.full_jitter {
+        seconds *= random.f64();
+    }
+    (seconds.clamp(0.0, 1e12) * 1000.0) as i64
+}
+
+/// `YYYY-MM-DDThh:mm:ss[.fff](Z|±hh:mm)`: AWS accepts only the extended offset form.
+fn parse_timestamp(text: &str) -> Option<i64> {
+    if text.as_bytes().get(10) != Some(&b'T') {
+        return None;
+    }
+    chrono::DateTime::parse_from_rfc3339(text).ok().map(|time| time.timestamp_millis())
+}
+
+fn whole_number(value: Value, dynamic: &Dynamic, kind: &str) -> Result<usize, Failure> {
+    match value.as_u64() {
+        Some(number) => Ok(usize::try_from(number).unwrap_or(usize::MAX)),
+        None => Err(not_a_number(&value, dynamic, kind)),
+    }
+}
+
+fn not_a_number(value: &Value, dynamic: &Dynamic, kind: &str) -> Failure {
+    match dynamic {
+        Dynamic::Path { field, path } => Failure::runtime(format!("The {field} field refers to value \"{}\" which is not a valid {kind}: {}", value_text(value), path.as_str())),
+        Dynamic::Jsonata { field, template } => Failure::query_evaluation(format!(
+            "The JSONata expression '{}' specified for the field '{field}' returned an unexpected result type. Expected '{kind}', but was '{}' for value: {value}",
+            template.source().unwrap_or_default(),
+            json_type_name(value)
+        )),
+        Dynamic::Literal(_) => Failure::runtime(format!("The value {value} is not a valid {kind}")),
+    }
+}
+
+/// A value as AWS quotes it in messages: strings bare, the rest as JSON.
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn json_type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn non_empty(text: &str) -> Option<String> {
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+/// The field an evaluation error names: "... for the field 'Output/x' ..." or "The Timestamp field ...".
+fn evaluation_location(failure: &Failure) -> Option<String> {
+    let cause = failure.cause.as_deref()?;
+    if let Some(start) = cause.find("for the field '").map(|at| at + "for the field '".len()) {
+        let end = cause[start..].find('\'')?;
+        return Some(cause[start..start + end].to_owned());
+    }
+    let message = cause.rsplit_once("). ").map_or(cause, |(_, message)| message);
+    let field = message.strip_prefix("The ")?.split_once(" field ")?.0;
+    (!field.contains(' ')).then(|| field.to_owned())
+}
+
+fn task_resource(state: &State) -> &str {
+    match &state.kind {
+        StateKind::Task(task) => &task.resource,
+        _ => "",
+    }
+}
+
+/// How AWS names a resource in DataLimitExceeded causes: the service for integrations.
+fn resource_label(resource: &str) -> String {
+    match Integration::of(resource) {
+        Integration::Service { service, .. } => service,
+        _ => resource.to_owned(),
+    }
+}
+
+/// `resourceType` / `resource` of Task* events: `lambda` / `invoke` for `arn:aws:states:::lambda:invoke`.
+fn service_labels(resource: &str, details: &mut Details) {
+    if let Integration::Service { service, action, .. } = Integration::of(resource) {
+        details.resource_type = Some(service);
+        details.resource = Some(action);
+    }
+}
+
+fn entered_event(kind: &StateKind) -> EventType {
+    match kind {
+        StateKind::Pass { .. } => EventType::PassStateEntered,
+        StateKind::Task(_) => EventType::TaskStateEntered,
+        StateKind::Choice { .. } => EventType::ChoiceStateEntered,
+        StateKind::Wait(_) => EventType::WaitStateEntered,
+        StateKind::Succeed => EventType::SucceedStateEntered,
+        StateKind::Fail { .. } => EventType::FailStateEntered,
+        StateKind::Parallel { .. } => EventType::ParallelStateEntered,
+        StateKind::Map(_) => EventType::MapStateEntered,
+    }
+}
+
+fn exited_event(kind: &StateKind) -> EventType {
+    match kind {
+        StateKind::Pass { .. } => EventType::PassStateExited,
+        StateKind::Task(_) => EventType::TaskStateExited,
+        StateKind::Choice { .. } => EventType::ChoiceStateExited,
+        StateKind::Wait(_) => EventType::WaitStateExited,
+        StateKind::Succeed => EventType::SucceedStateExited,
+        StateKind::Fail { .. } => EventType::FailStateEntered,
+        StateKind::Parallel { .. } => EventType::ParallelStateExited,
+        StateKind::Map(_) => EventType::MapStateExited,
+    }
+}
+
+fn aborted_event(kind: &StateKind) -> EventType {
+    match kind {
+        StateKind::Parallel { .. } => EventType::ParallelStateAborted,
+        StateKind::Map(_) => EventType::MapStateAborted,
+        StateKind::Wait(_) => EventType::WaitStateAborted,
+        _ => EventType::TaskStateAborted,
+    }
+}

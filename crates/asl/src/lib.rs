@@ -15,6 +15,7 @@ pub mod scope;
 pub mod template;
 pub mod validate;
 pub mod variables;
+pub mod yaml;
 
 pub use failure::Failure;
 pub use scope::Scope;

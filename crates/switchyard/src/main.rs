@@ -1,1 +1,36 @@
-fn main() {}
+//! `switchyard`: run, validate and (later) serve Amazon States Language state machines.
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "switchyard", version, about = "Hybrid serverless/cluster workflows in Amazon States Language")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one execution in this process and print its result.
+    Run(commands::run::RunArgs),
+    /// Check a definition; prints diagnostics and fails on any ERROR.
+    Validate(commands::validate::ValidateArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Run(args) => commands::run::run(args),
+        Command::Validate(args) => commands::validate::validate(args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("switchyard: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
