@@ -20,6 +20,10 @@ pub struct Invocation {
     /// A fresh v4 UUID: the context's `aws_request_id` and the error payload's `requestId`.
     pub request_id: String,
     pub outcome: Outcome,
+    /// The response body as Lambda's `Invoke` returns it: the result as the function's runtime
+    /// serialized it (its length is the `Content-Length` AWS reports), or the error document (the
+    /// failure's payload). Empty when nothing answered: unavailable or cancelled.
+    pub payload: String,
     /// What the function printed (stdout and stderr, in order), as it would reach CloudWatch.
     pub logs: String,
 }

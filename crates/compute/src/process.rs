@@ -82,8 +82,8 @@ impl ProcessRunner {
         }
     }
 
-    /// Runs one invocation: its outcome and logs, or why the function could not be run at all.
-    fn run(&self, spec: &FunctionSpec, payload: &Value, request_id: &str, cancellation: &Cancellation) -> Result<(Outcome, String), String> {
+    /// Runs one invocation, or says why the function could not be run at all.
+    fn run(&self, spec: &FunctionSpec, payload: &Value, request_id: &str, cancellation: &Cancellation) -> Result<Invocation, String> {
         let unavailable = |reason: String| format!("function {:?}: {reason}", spec.name);
         let task_root = match &spec.source {
             HandlerSource::Inline(_) => None,
@@ -113,25 +113,28 @@ impl ProcessRunner {
         let deadline = started + Duration::from_secs(u64::from(spec.timeout_seconds));
         let end = wait(&mut child, &answers, deadline, cancellation);
         stop(&mut child);
-        let outcome = match end {
+        let (outcome, response) = match end {
             End::Answered(answer) => outcome_of(answer),
-            End::Exited(status) => Outcome::Failed(FunctionError::crashed(request_id, exit_reason(status).as_deref())),
-            End::TimedOut => Outcome::Failed(FunctionError::timed_out(request_id, spec.timeout_seconds)),
-            End::Cancelled => Outcome::Cancelled,
+            End::Exited(status) => failure(FunctionError::crashed(request_id, exit_reason(status).as_deref())),
+            End::TimedOut => failure(FunctionError::timed_out(request_id, spec.timeout_seconds)),
+            End::Cancelled => (Outcome::Cancelled, String::new()),
             End::Lost(error) => return Err(unavailable(error.to_string())),
         };
         // A process it started may still hold stderr open: keep what came so far.
         let _ = logs_drained.recv_timeout(LOG_DRAIN_GRACE);
-        Ok((outcome, logs.take()))
+        Ok(Invocation { request_id: request_id.to_string(), outcome, payload: response, logs: logs.take() })
     }
 }
 
 impl FunctionRunner for ProcessRunner {
     fn invoke(&self, spec: &FunctionSpec, payload: &Value, cancellation: &Cancellation) -> Invocation {
         let request_id = Uuid::new_v4().to_string();
-        let (outcome, logs) =
-            self.run(spec, payload, &request_id, cancellation).unwrap_or_else(|reason| (Outcome::Unavailable(reason), String::new()));
-        Invocation { request_id, outcome, logs }
+        self.run(spec, payload, &request_id, cancellation).unwrap_or_else(|reason| Invocation {
+            request_id,
+            outcome: Outcome::Unavailable(reason),
+            payload: String::new(),
+            logs: String::new(),
+        })
     }
 }
 
@@ -279,13 +282,20 @@ fn stop(child: &mut Child) {
     let _ = child.wait();
 }
 
-fn outcome_of(answer: Answer) -> Outcome {
-    match answer.kind {
+/// The outcome an answer reports, and Lambda's response body.
+fn outcome_of(answer: Answer) -> (Outcome, String) {
+    let outcome = match answer.kind {
         // Lambda hands back whatever the handler returned; what is not JSON stays text.
-        AnswerKind::Result => Outcome::Returned(serde_json::from_str(&answer.payload).unwrap_or(Value::String(answer.payload))),
-        AnswerKind::HandlerError => Outcome::Failed(FunctionError::from_payload(FailureKind::Handler, answer.payload)),
-        AnswerKind::RuntimeError => Outcome::Failed(FunctionError::from_payload(FailureKind::Runtime, answer.payload)),
-    }
+        AnswerKind::Result => Outcome::Returned(serde_json::from_str(&answer.payload).unwrap_or_else(|_| Value::String(answer.payload.clone()))),
+        AnswerKind::HandlerError => Outcome::Failed(FunctionError::from_payload(FailureKind::Handler, answer.payload.clone())),
+        AnswerKind::RuntimeError => Outcome::Failed(FunctionError::from_payload(FailureKind::Runtime, answer.payload.clone())),
+    };
+    (outcome, answer.payload)
+}
+
+fn failure(error: FunctionError) -> (Outcome, String) {
+    let response = error.payload.clone();
+    (Outcome::Failed(error), response)
 }
 
 /// How Lambda words a runtime's exit: `exit status 1`, `signal: killed`; `None` for a clean exit.

@@ -319,3 +319,15 @@ fn a_missing_interpreter_makes_the_function_unavailable() {
         other => panic!("expected the function to be unavailable, got {other:?}"),
     }
 }
+
+#[test]
+fn the_payload_is_the_result_as_the_runtime_serialized_it() {
+    let invocation = invoke(&inline("def handler(event, context):\n    return event\n"), json!({"foo": "foo-1", "n": [1, 2]}));
+    assert_eq!(invocation.payload, r#"{"foo": "foo-1", "n": [1, 2]}"#);
+}
+
+#[test]
+fn the_payload_of_a_failure_is_its_error_document() {
+    let invocation = invoke(&inline("def handler(event, context):\n    raise ValueError('no')\n"), json!({}));
+    assert_eq!(invocation.payload, failed(&invocation).payload);
+}
