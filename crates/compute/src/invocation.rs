@@ -20,6 +20,10 @@ pub struct Invocation {
     /// A fresh v4 UUID: the context's `aws_request_id` and the error payload's `requestId`.
     pub request_id: String,
     pub outcome: Outcome,
+    /// The response body as Lambda's `Invoke` returns it: the result as the function's runtime
+    /// serialized it (its length is the `Content-Length` AWS reports), or the error document (the
+    /// failure's payload). Empty when nothing answered: unavailable or cancelled.
+    pub payload: String,
     /// What the function printed (stdout and stderr, in order), as it would reach CloudWatch.
     pub logs: String,
 }
@@ -81,7 +85,7 @@ impl FunctionError {
 
     /// Lambda stopped the function at its timeout.
     pub(crate) fn timed_out(request_id: &str, timeout_seconds: u32) -> FunctionError {
-        let reason = format!("Task timed out after {}.00 seconds", timeout_seconds);
+        let reason = format!("Task timed out after {timeout_seconds}.00 seconds");
         FunctionError::from_service(FailureKind::Timeout, "Sandbox.Timedout", request_id, &reason)
     }
 

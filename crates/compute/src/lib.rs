@@ -1,5 +1,6 @@
 //! Compute backends behind one trait. For now: functions, run locally the way AWS Lambda runs
-//! them ([`FunctionRunner`], implemented by [`ProcessRunner`]), declared by [`FunctionSpec`]s.
+//! Python and Node.js handlers ([`FunctionRunner`], implemented by [`ProcessRunner`]), declared by
+//! [`FunctionSpec`]s and found by name or ARN in a [`FunctionSet`].
 
 pub mod function;
 pub mod invocation;

@@ -2,10 +2,11 @@
 //!
 //! The interpreter runs a bootstrap embedded in this crate that plays the Lambda runtime of its
 //! language. It reads JSON lines on stdin (the function's setup, then one line per invocation) and
-//! answers each invocation with one JSON line on its original stdout; the function's own output is
-//! sent to stderr, so whatever the handler prints cannot corrupt the answer. Timeouts and
-//! cancellation are enforced from here by killing the process. The protocol already allows several
-//! invocations per process, which is what a pool of warm environments will build on.
+//! answers each invocation with one JSON line on stdout, naming the invocation's request id. The
+//! function's own output is sent to stderr; any other line that still reaches stdout is a log line,
+//! so whatever the handler prints cannot corrupt the answer. Timeouts and cancellation are enforced
+//! from here by killing the process. The protocol already allows several invocations per process,
+//! which is what a pool of warm environments will build on.
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -24,6 +25,7 @@ use crate::function::{FunctionSpec, HandlerSource, RuntimeFamily};
 use crate::invocation::{Cancellation, FailureKind, FunctionError, FunctionRunner, Invocation, Outcome};
 
 const PYTHON_BOOTSTRAP: &str = include_str!("python_bootstrap.py");
+const NODE_BOOTSTRAP: &str = include_str!("node_bootstrap.js");
 /// Where Lambda unpacks a function's code; what the function sees when it has no directory.
 const LAMBDA_TASK_ROOT: &str = "/var/task";
 /// How often a waiting invocation checks its deadline and its cancellation.
@@ -38,11 +40,12 @@ const MAX_LOG_BYTES: usize = 1 << 20;
 #[derive(Debug, Clone)]
 pub struct ProcessRunner {
     python: OsString,
+    node: OsString,
 }
 
 impl Default for ProcessRunner {
     fn default() -> ProcessRunner {
-        ProcessRunner { python: "python3".into() }
+        ProcessRunner { python: "python3".into(), node: "node".into() }
     }
 }
 
@@ -57,49 +60,46 @@ impl ProcessRunner {
         self
     }
 
-    fn command(&self, spec: &FunctionSpec) -> Result<Command, String> {
+    /// The Node.js interpreter to run Node.js functions with (default: `node` from `PATH`).
+    pub fn with_node(mut self, interpreter: impl Into<OsString>) -> ProcessRunner {
+        self.node = interpreter.into();
+        self
+    }
+
+    fn command(&self, spec: &FunctionSpec) -> Command {
         match spec.runtime.family() {
             RuntimeFamily::Python => {
                 let mut command = Command::new(&self.python);
                 command.arg("-c").arg(PYTHON_BOOTSTRAP);
                 command.env("PYTHONUNBUFFERED", "1").env("PYTHONDONTWRITEBYTECODE", "1").env("PYTHONUTF8", "1");
-                Ok(command)
+                command
             }
-            RuntimeFamily::Node => Err(format!("function {:?}: the {} runtime is not supported yet", spec.name, spec.runtime.identifier())),
+            RuntimeFamily::Node => {
+                let mut command = Command::new(&self.node);
+                command.arg("--no-warnings").arg("-e").arg(NODE_BOOTSTRAP);
+                command
+            }
         }
     }
 
-    fn run(&self, spec: &FunctionSpec, payload: &Value, request_id: &str, cancellation: &Cancellation) -> (Outcome, String) {
+    /// Runs one invocation, or says why the function could not be run at all.
+    fn run(&self, spec: &FunctionSpec, payload: &Value, request_id: &str, cancellation: &Cancellation) -> Result<Invocation, String> {
+        let unavailable = |reason: String| format!("function {:?}: {reason}", spec.name);
         let task_root = match &spec.source {
             HandlerSource::Inline(_) => None,
-            HandlerSource::Directory(directory) => match std::path::absolute(directory) {
-                Ok(directory) => Some(directory),
-                Err(error) => {
-                    return (Outcome::Unavailable(format!("function {:?}: code directory {directory:?}: {error}", spec.name)), String::new())
-                }
-            },
-        };
-        let input = match protocol_input(spec, task_root.as_deref(), payload, request_id) {
-            Ok(input) => input,
-            Err(error) => return (Outcome::Unavailable(error), String::new()),
-        };
-        let mut command = match self.command(spec) {
-            Ok(command) => command,
-            Err(error) => return (Outcome::Unavailable(error), String::new()),
-        };
-        set_lambda_environment(&mut command, spec, task_root.as_deref());
-        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = match command.spawn() {
-            Ok(child) => child,
-            Err(error) => {
-                let program = command.get_program().to_string_lossy().into_owned();
-                return (Outcome::Unavailable(format!("function {:?}: cannot start {program}: {error}", spec.name)), String::new());
+            HandlerSource::Directory(directory) => {
+                Some(std::path::absolute(directory).map_err(|error| unavailable(format!("code directory {directory:?}: {error}")))?)
             }
         };
+        let input = protocol_input(spec, task_root.as_deref(), payload, request_id).map_err(|error| unavailable(error.to_string()))?;
+        let mut command = self.command(spec);
+        set_lambda_environment(&mut command, spec, task_root.as_deref());
+        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = command.spawn().map_err(|error| unavailable(format!("cannot start {}: {error}", command.get_program().to_string_lossy())))?;
         let started = Instant::now();
         let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take()) else {
             stop(&mut child);
-            return (Outcome::Unavailable(format!("function {:?}: its process has no pipes", spec.name)), String::new());
+            return Err(unavailable("its process has no pipes".to_string()));
         };
         // A separate writer: a function that never reads must not block the deadline.
         thread::spawn(move || {
@@ -107,27 +107,34 @@ impl ProcessRunner {
             // A function that exits early closes the pipe; its exit is reported instead.
             let _ = stdin.write_all(input.as_bytes());
         });
-        let answers = read_answers(stdout);
-        let logs = Logs::collect(stderr);
+        let logs = Logs::default();
+        let answers = read_answers(stdout, request_id, logs.clone());
+        let logs_drained = logs.drain(stderr);
         let deadline = started + Duration::from_secs(u64::from(spec.timeout_seconds));
         let end = wait(&mut child, &answers, deadline, cancellation);
         stop(&mut child);
-        let outcome = match end {
-            End::Answered(line) => read_answer(spec, &line, request_id),
-            End::Exited(status) => Outcome::Failed(FunctionError::crashed(request_id, exit_reason(status).as_deref())),
-            End::TimedOut => Outcome::Failed(FunctionError::timed_out(request_id, spec.timeout_seconds)),
-            End::Cancelled => Outcome::Cancelled,
-            End::Lost(error) => Outcome::Unavailable(format!("function {:?}: {error}", spec.name)),
+        let (outcome, response) = match end {
+            End::Answered(answer) => outcome_of(answer),
+            End::Exited(status) => failure(FunctionError::crashed(request_id, exit_reason(status).as_deref())),
+            End::TimedOut => failure(FunctionError::timed_out(request_id, spec.timeout_seconds)),
+            End::Cancelled => (Outcome::Cancelled, String::new()),
+            End::Lost(error) => return Err(unavailable(error.to_string())),
         };
-        (outcome, logs.finish())
+        // A process it started may still hold stderr open: keep what came so far.
+        let _ = logs_drained.recv_timeout(LOG_DRAIN_GRACE);
+        Ok(Invocation { request_id: request_id.to_string(), outcome, payload: response, logs: logs.take() })
     }
 }
 
 impl FunctionRunner for ProcessRunner {
     fn invoke(&self, spec: &FunctionSpec, payload: &Value, cancellation: &Cancellation) -> Invocation {
         let request_id = Uuid::new_v4().to_string();
-        let (outcome, logs) = self.run(spec, payload, &request_id, cancellation);
-        Invocation { request_id, outcome, logs }
+        self.run(spec, payload, &request_id, cancellation).unwrap_or_else(|reason| Invocation {
+            request_id,
+            outcome: Outcome::Unavailable(reason),
+            payload: String::new(),
+            logs: String::new(),
+        })
     }
 }
 
@@ -165,7 +172,7 @@ enum AnswerKind {
 }
 
 /// The bootstrap's stdin: the setup line, then the invocation line.
-fn protocol_input(spec: &FunctionSpec, task_root: Option<&Path>, payload: &Value, request_id: &str) -> Result<String, String> {
+fn protocol_input(spec: &FunctionSpec, task_root: Option<&Path>, payload: &Value, request_id: &str) -> Result<String, serde_json::Error> {
     let inline_source = match &spec.source {
         HandlerSource::Inline(source) => Some(source.as_str()),
         HandlerSource::Directory(_) => None,
@@ -177,8 +184,7 @@ fn protocol_input(spec: &FunctionSpec, task_root: Option<&Path>, payload: &Value
         invoked_function_arn: &spec.arn,
         event: payload,
     };
-    let line = |message: Result<String, serde_json::Error>| message.map_err(|error| format!("function {:?}: {error}", spec.name));
-    Ok(format!("{}\n{}\n", line(serde_json::to_string(&setup))?, line(serde_json::to_string(&invocation))?))
+    Ok(format!("{}\n{}\n", serde_json::to_string(&setup)?, serde_json::to_string(&invocation)?))
 }
 
 /// The variables Lambda defines for a function, over the function's own `environment`.
@@ -204,15 +210,23 @@ fn epoch_millis(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH).map_or(0, |since_epoch| u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// Answer lines as they arrive; `None` once the process closed its end.
-fn read_answers(stdout: ChildStdout) -> Receiver<Option<String>> {
+/// The answer to `request_id` once it arrives, or `None` once the process closed stdout without
+/// answering. Other lines are the function's output.
+fn read_answers(stdout: ChildStdout, request_id: &str, logs: Logs) -> Receiver<Option<Answer>> {
     let (sender, receiver) = mpsc::channel();
+    let request_id = request_id.to_string();
     thread::spawn(move || {
         let mut stdout = BufReader::new(stdout);
-        let mut line = String::new();
-        let answer = match stdout.read_line(&mut line) {
-            Ok(read) if read > 0 => Some(line),
-            _ => None,
+        let mut line = Vec::new();
+        let answer = loop {
+            line.clear();
+            match stdout.read_until(b'\n', &mut line) {
+                Ok(read) if read > 0 => match serde_json::from_slice::<Answer>(&line) {
+                    Ok(answer) if answer.request_id == request_id => break Some(answer),
+                    _ => logs.append(&line),
+                },
+                _ => break None,
+            }
         };
         // The invocation may have ended (timed out) before the answer came.
         let _ = sender.send(answer);
@@ -221,41 +235,42 @@ fn read_answers(stdout: ChildStdout) -> Receiver<Option<String>> {
 }
 
 enum End {
-    Answered(String),
+    Answered(Answer),
     Exited(ExitStatus),
     TimedOut,
     Cancelled,
     Lost(std::io::Error),
 }
 
-fn wait(child: &mut Child, answers: &Receiver<Option<String>>, deadline: Instant, cancellation: &Cancellation) -> End {
+fn wait(child: &mut Child, answers: &Receiver<Option<Answer>>, deadline: Instant, cancellation: &Cancellation) -> End {
+    let mut stdout_open = true;
     loop {
-        match answers.recv_timeout(POLL_INTERVAL) {
-            Ok(Some(line)) => return End::Answered(line),
-            Ok(None) | Err(RecvTimeoutError::Disconnected) => {
-                return match child.wait() {
-                    Ok(status) => End::Exited(status),
-                    Err(error) => End::Lost(error),
+        if stdout_open {
+            match answers.recv_timeout(POLL_INTERVAL) {
+                Ok(Some(answer)) => return End::Answered(answer),
+                Ok(None) | Err(RecvTimeoutError::Disconnected) => stdout_open = false,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+        } else {
+            // It closed stdout yet runs on: only its exit, the deadline or the caller can end this.
+            thread::sleep(POLL_INTERVAL);
+        }
+        match child.try_wait() {
+            // An answer written just before exiting may still be in the pipe.
+            Ok(Some(status)) => {
+                return match answers.recv_timeout(POLL_INTERVAL) {
+                    Ok(Some(answer)) => End::Answered(answer),
+                    _ => End::Exited(status),
                 }
             }
-            Err(RecvTimeoutError::Timeout) => {}
+            Ok(None) => {}
+            Err(error) => return End::Lost(error),
         }
         if cancellation.is_cancelled() {
             return End::Cancelled;
         }
         if Instant::now() >= deadline {
             return End::TimedOut;
-        }
-        match child.try_wait() {
-            // Exited while a process it started keeps stdout open: no answer can come any more.
-            Ok(Some(status)) => {
-                return match answers.recv_timeout(POLL_INTERVAL) {
-                    Ok(Some(line)) => End::Answered(line),
-                    _ => End::Exited(status),
-                }
-            }
-            Ok(None) => {}
-            Err(error) => return End::Lost(error),
         }
     }
 }
@@ -267,17 +282,20 @@ fn stop(child: &mut Child) {
     let _ = child.wait();
 }
 
-fn read_answer(spec: &FunctionSpec, line: &str, request_id: &str) -> Outcome {
-    let answer = match serde_json::from_str::<Answer>(line) {
-        Ok(answer) if answer.request_id == request_id => answer,
-        _ => return Outcome::Unavailable(format!("function {:?}: its runtime sent an unexpected answer: {line:?}", spec.name)),
-    };
-    match answer.kind {
+/// The outcome an answer reports, and Lambda's response body.
+fn outcome_of(answer: Answer) -> (Outcome, String) {
+    let outcome = match answer.kind {
         // Lambda hands back whatever the handler returned; what is not JSON stays text.
-        AnswerKind::Result => Outcome::Returned(serde_json::from_str(&answer.payload).unwrap_or(Value::String(answer.payload))),
-        AnswerKind::HandlerError => Outcome::Failed(FunctionError::from_payload(FailureKind::Handler, answer.payload)),
-        AnswerKind::RuntimeError => Outcome::Failed(FunctionError::from_payload(FailureKind::Runtime, answer.payload)),
-    }
+        AnswerKind::Result => Outcome::Returned(serde_json::from_str(&answer.payload).unwrap_or_else(|_| Value::String(answer.payload.clone()))),
+        AnswerKind::HandlerError => Outcome::Failed(FunctionError::from_payload(FailureKind::Handler, answer.payload.clone())),
+        AnswerKind::RuntimeError => Outcome::Failed(FunctionError::from_payload(FailureKind::Runtime, answer.payload.clone())),
+    };
+    (outcome, answer.payload)
+}
+
+fn failure(error: FunctionError) -> (Outcome, String) {
+    let response = error.payload.clone();
+    (Outcome::Failed(error), response)
 }
 
 /// How Lambda words a runtime's exit: `exit status 1`, `signal: killed`; `None` for a clean exit.
@@ -324,34 +342,36 @@ fn signal_reason(_status: ExitStatus) -> String {
     "signal: unknown".to_string()
 }
 
-/// The function's stderr, read as it comes so that the function never blocks on a full pipe.
-struct Logs {
-    text: Arc<Mutex<Vec<u8>>>,
-    finished: Receiver<()>,
-}
+/// What the function printed, shared by the threads that read its output.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
 
 impl Logs {
-    fn collect(mut stderr: ChildStderr) -> Logs {
-        let text = Arc::new(Mutex::new(Vec::new()));
-        let (sender, finished) = mpsc::channel();
-        let collected = Arc::clone(&text);
+    fn append(&self, bytes: &[u8]) {
+        if let Ok(mut text) = self.0.lock() {
+            let room = MAX_LOG_BYTES.saturating_sub(text.len());
+            text.extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or_default());
+        }
+    }
+
+    /// Reads `stderr` as it comes, so that the function never blocks on a full pipe; signals once
+    /// it is closed.
+    fn drain(&self, mut stderr: ChildStderr) -> Receiver<()> {
+        let (sender, drained) = mpsc::channel();
+        let logs = self.clone();
         thread::spawn(move || {
             let mut chunk = [0_u8; 8192];
             while let Ok(read) = stderr.read(&mut chunk) {
                 let Some(bytes) = chunk.get(..read).filter(|bytes| !bytes.is_empty()) else { break };
-                if let Ok(mut text) = collected.lock() {
-                    let room = MAX_LOG_BYTES.saturating_sub(text.len());
-                    text.extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or_default());
-                }
+                logs.append(bytes);
             }
             let _ = sender.send(());
         });
-        Logs { text, finished }
+        drained
     }
 
-    fn finish(self) -> String {
-        let _ = self.finished.recv_timeout(LOG_DRAIN_GRACE);
-        let text = self.text.lock().map(|mut text| std::mem::take(&mut *text)).unwrap_or_default();
+    fn take(&self) -> String {
+        let text = self.0.lock().map(|mut text| std::mem::take(&mut *text)).unwrap_or_default();
         String::from_utf8_lossy(&text).into_owned()
     }
 }

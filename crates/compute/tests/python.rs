@@ -1,79 +1,21 @@
 //! Python functions run by a real `python3`, checked against what AWS Lambda returns.
 
-use std::collections::BTreeMap;
-use std::fs;
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use compute::{Cancellation, FailureKind, FunctionError, FunctionRunner, FunctionSpec, HandlerSource, Invocation, Outcome, ProcessRunner, Runtime};
-use serde_json::{json, Value};
+use common::{document, failed, invoke, returned, spec, CodeDir, ARN};
+use compute::{Cancellation, FailureKind, FunctionRunner, FunctionSpec, HandlerSource, Outcome, ProcessRunner};
+use serde_json::json;
 
-const ARN: &str = "arn:aws:lambda:eu-west-1:111111111111:function:probe";
-
-fn spec(handler: &str, source: HandlerSource) -> FunctionSpec {
-    FunctionSpec {
-        name: "probe".to_string(),
-        arn: ARN.to_string(),
-        runtime: Runtime::parse("python3.12").expect("known runtime"),
-        handler: handler.to_string(),
-        source,
-        timeout_seconds: 10,
-        memory_mb: 256,
-        environment: BTreeMap::new(),
-    }
+fn python(handler: &str, source: HandlerSource) -> FunctionSpec {
+    spec("python3.12", handler, source)
 }
 
 fn inline(source: &str) -> FunctionSpec {
-    spec("handler.handler", HandlerSource::Inline(source.to_string()))
-}
-
-fn invoke(spec: &FunctionSpec, payload: Value) -> Invocation {
-    ProcessRunner::new().invoke(spec, &payload, &Cancellation::new())
-}
-
-fn returned(invocation: &Invocation) -> &Value {
-    match &invocation.outcome {
-        Outcome::Returned(value) => value,
-        other => panic!("expected a result, got {other:?} (logs: {})", invocation.logs),
-    }
-}
-
-fn failed(invocation: &Invocation) -> &FunctionError {
-    match &invocation.outcome {
-        Outcome::Failed(error) => error,
-        other => panic!("expected a failure, got {other:?} (logs: {})", invocation.logs),
-    }
-}
-
-/// The error document, parsed, for the fields whose exact text does not matter.
-fn document(error: &FunctionError) -> Value {
-    serde_json::from_str(&error.payload).expect("error payloads are JSON")
-}
-
-/// A code directory that disappears with the test.
-struct CodeDir(PathBuf);
-
-impl CodeDir {
-    fn new(files: &[(&str, &str)]) -> CodeDir {
-        let root = std::env::temp_dir().join(format!("switchyard-compute-{}", uuid::Uuid::new_v4()));
-        for (name, text) in files {
-            let path = root.join(name);
-            fs::create_dir_all(path.parent().expect("files live in the directory")).expect("create the code directory");
-            fs::write(path, text).expect("write a source file");
-        }
-        CodeDir(root)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for CodeDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
+    python("handler.handler", HandlerSource::Inline(source.to_string()))
 }
 
 #[test]
@@ -282,7 +224,7 @@ fn a_process_that_exits_is_a_runtime_exit_error() {
 #[test]
 fn a_missing_module_is_an_import_error() {
     let code = CodeDir::new(&[("app.py", "def main(event, context):\n    return 1\n")]);
-    let invocation = invoke(&spec("missing.main", HandlerSource::Directory(code.path().to_path_buf())), json!({}));
+    let invocation = invoke(&python("missing.main", code.source()), json!({}));
     let error = failed(&invocation);
     assert_eq!(error.kind, FailureKind::Runtime);
     assert_eq!(
@@ -300,7 +242,7 @@ fn a_failing_import_inside_the_module_is_an_import_error() {
 
 #[test]
 fn a_missing_handler_function_is_handler_not_found() {
-    let invocation = invoke(&spec("handler.absent", HandlerSource::Inline("def handler(event, context):\n    return 1\n".to_string())), json!({}));
+    let invocation = invoke(&python("handler.absent", HandlerSource::Inline("def handler(event, context):\n    return 1\n".to_string())), json!({}));
     assert_eq!(
         document(failed(&invocation)),
         json!({
@@ -314,14 +256,14 @@ fn a_missing_handler_function_is_handler_not_found() {
 
 #[test]
 fn a_handler_without_module_is_malformed() {
-    let error = failed(&invoke(&spec("handler", HandlerSource::Inline(String::new())), json!({}))).clone();
+    let error = failed(&invoke(&python("handler", HandlerSource::Inline(String::new())), json!({}))).clone();
     assert_eq!(error.error_type, "Runtime.MalformedHandlerName");
     assert_eq!(error.error_message, "Bad handler 'handler': not enough values to unpack (expected 2, got 1)");
 }
 
 #[test]
 fn a_builtin_module_cannot_be_the_handler_module() {
-    let error = failed(&invoke(&spec("sys.handler", HandlerSource::Inline(String::new())), json!({}))).clone();
+    let error = failed(&invoke(&python("sys.handler", HandlerSource::Inline(String::new())), json!({}))).clone();
     assert_eq!(error.error_type, "Runtime.BuiltInModuleConflict");
     assert_eq!(error.error_message, "Cannot use built-in module sys as a handler module");
 }
@@ -355,7 +297,7 @@ fn a_code_directory_is_the_task_root() {
             "import os\n\ndef check(event):\n    if event.get('fail'):\n        raise RuntimeError('failed')\n    return os.getcwd()\n",
         ),
     ]);
-    let function = spec("app.main", HandlerSource::Directory(code.path().to_path_buf()));
+    let function = python("app.main", code.source());
     let working_directory = returned(&invoke(&function, json!({}))).clone();
     assert_eq!(working_directory.as_str().map(Path::new), Some(code.path()));
     let failure = invoke(&function, json!({"fail": true}));
@@ -376,4 +318,16 @@ fn a_missing_interpreter_makes_the_function_unavailable() {
         Outcome::Unavailable(reason) => assert!(reason.starts_with("function \"probe\": cannot start /nonexistent/python3: "), "{reason}"),
         other => panic!("expected the function to be unavailable, got {other:?}"),
     }
+}
+
+#[test]
+fn the_payload_is_the_result_as_the_runtime_serialized_it() {
+    let invocation = invoke(&inline("def handler(event, context):\n    return event\n"), json!({"foo": "foo-1", "n": [1, 2]}));
+    assert_eq!(invocation.payload, r#"{"foo": "foo-1", "n": [1, 2]}"#);
+}
+
+#[test]
+fn the_payload_of_a_failure_is_its_error_document() {
+    let invocation = invoke(&inline("def handler(event, context):\n    raise ValueError('no')\n"), json!({}));
+    assert_eq!(invocation.payload, failed(&invocation).payload);
 }
