@@ -35,9 +35,10 @@ pub struct RunArgs {
     pub mock_config: Option<String>,
     #[arg(long)]
     pub test_case: Option<String>,
-    /// The state machine's name (as the mock configuration names it).
-    #[arg(long, default_value = "switchyard-run")]
-    pub name: String,
+    /// The state machine's name (as the mock configuration names it; without it, the mock
+    /// configuration's only state machine is used).
+    #[arg(long)]
+    pub name: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -62,11 +63,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let input: Value = serde_json::from_str(&input_text).context("the input is not JSON")?;
     let dispatcher = crate::commands::tasks::local_dispatcher(&args)?;
     let execution_name = "run-00000000-0000-0000-0000-000000000000";
+    let machine_name = args.name.as_deref().unwrap_or("switchyard-run");
     let info = ExecutionInfo {
-        execution_arn: format!("arn:aws:states:us-east-1:000000000000:execution:{}:{execution_name}", args.name),
+        execution_arn: format!("arn:aws:states:us-east-1:000000000000:execution:{machine_name}:{execution_name}"),
         name: execution_name.to_owned(),
-        state_machine_arn: format!("arn:aws:states:us-east-1:000000000000:stateMachine:{}", args.name),
-        state_machine_name: args.name.clone(),
+        state_machine_arn: format!("arn:aws:states:us-east-1:000000000000:stateMachine:{machine_name}"),
+        state_machine_name: machine_name.to_owned(),
         role_arn: "arn:aws:iam::000000000000:role/switchyard".to_owned(),
         region: "us-east-1".to_owned(),
         start_time: 0,

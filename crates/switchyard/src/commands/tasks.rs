@@ -14,7 +14,7 @@ pub fn local_dispatcher(args: &RunArgs) -> anyhow::Result<Arc<dyn TaskDispatcher
     let mocks = match (&args.mock_config, &args.test_case) {
         (Some(path), Some(test_case)) => Some(Mocks {
             config: MockConfig::parse(&read_argument(path)?).map_err(|e| anyhow!("invalid mock config {path}: {e}"))?,
-            state_machine: args.name.clone(),
+            state_machine: args.name.clone().unwrap_or_default(),
             test_case: test_case.clone(),
         }),
         _ => None,
