@@ -158,8 +158,8 @@ impl Arns {
 // ---------------------------------------------------------------------------------------------
 // Records: what the catalog keeps, persisted as JSON documents and shown through the API
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct Tag {
     pub key: String,
     pub value: String,
@@ -376,7 +376,8 @@ fn activity_does_not_exist(arn: &str) -> ServiceError {
     ServiceError::new("ActivityDoesNotExist", format!("Activity Does Not Exist: '{arn}'"))
 }
 
-fn resource_not_found(arn: &str) -> ServiceError {
+/// ResourceNotFound, as AWS answers for an alias, version or tagged resource that does not exist.
+pub fn resource_not_found(arn: &str) -> ServiceError {
     ServiceError::new("ResourceNotFound", format!("Resource not found: '{arn}'"))
 }
 
@@ -846,6 +847,20 @@ impl Catalog {
             Qualifier::Version(number) => machine.versions.get(&number).map(|version| describe_version(machine, version)).ok_or_else(not_found),
             Qualifier::Alias(_) => Err(not_found()),
         }
+    }
+
+    /// The type of the state machine behind a state machine, version or alias ARN.
+    pub fn machine_type(&self, arn: &str) -> Result<MachineType, ServiceError> {
+        let contents = self.read();
+        let not_found = || state_machine_does_not_exist(arn);
+        let (name, qualifier) = self.arns.machine_reference(arn).ok_or_else(not_found)?;
+        let machine = contents.machines.get(name).ok_or_else(not_found)?;
+        let exists = match qualifier {
+            Qualifier::Unqualified => true,
+            Qualifier::Version(number) => machine.versions.contains_key(&number),
+            Qualifier::Alias(alias) => machine.aliases.contains_key(alias),
+        };
+        exists.then_some(machine.record.machine_type).ok_or_else(not_found)
     }
 
     /// DescribeStateMachineForExecution: the version an execution ran, else its state machine.
