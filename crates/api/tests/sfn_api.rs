@@ -294,7 +294,7 @@ async fn aliases_route_to_versions() {
         })
     );
     let listed = api.ok("ListStateMachineAliases", json!({"stateMachineArn": arn})).await;
-    assert_eq!(strings(&listed["stateMachineAliases"], "stateMachineAliasArn"), [alias.clone()]);
+    assert_eq!(strings(&listed["stateMachineAliases"], "stateMachineAliasArn"), [alias.as_str()]);
     let referenced = api.error("DeleteStateMachineVersion", json!({"stateMachineVersionArn": version})).await;
     assert_eq!(referenced.0, "ConflictException");
     assert!(api.ok("UpdateStateMachineAlias", json!({"stateMachineAliasArn": alias, "description": "still live"})).await["updateDate"].is_f64());
