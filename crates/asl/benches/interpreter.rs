@@ -20,6 +20,7 @@ fn info(input: Value) -> ExecutionInfo {
         input_text: input.to_string(),
         input,
         redrive_count: 0,
+        token_secret: String::new(),
     }
 }
 

@@ -100,7 +100,7 @@ pub enum Status {
 
 enum Phase {
     Ready,
-    Task { action: ActionId, timeout: Option<ActionId> },
+    Task { action: ActionId, timeout: Option<ActionId>, heartbeat: Option<ActionId> },
     Wait { timer: ActionId },
     Backoff { timer: ActionId },
     Fanout(Box<Fanout>),
@@ -154,6 +154,7 @@ enum Flow {
 enum ActionOwner {
     Task(ThreadId),
     TaskTimeout(ThreadId),
+    TaskHeartbeat(ThreadId),
     Wait(ThreadId),
     Backoff(ThreadId),
     ExecutionTimeout,
@@ -214,7 +215,7 @@ impl Execution {
 
     /// Runs every ready thread until each waits or ends; returns what the host must do.
     pub fn run(&mut self, now: i64) -> Vec<Command> {
-        self.now = now;
+        self.enter(now);
         while let Some(thread) = self.ready.pop_front() {
             if self.status != Status::Running {
                 break;
@@ -229,7 +230,7 @@ impl Execution {
     }
 
     pub fn task_succeeded(&mut self, action: ActionId, output: Value, now: i64) {
-        self.now = now;
+        self.enter(now);
         let Some(ActionOwner::Task(thread)) = self.actions.remove(&action) else { return };
         self.clear_task_timeout(thread);
         let (state, machine) = self.current_state(thread);
@@ -259,8 +260,44 @@ impl Execution {
         }
     }
 
+    /// A worker took an activity task (GetActivityTask).
+    pub fn task_started(&mut self, action: ActionId, worker_name: Option<String>, now: i64) {
+        self.enter(now);
+        let Some(ActionOwner::Task(thread)) = self.actions.get(&action) else { return };
+        let thread = *thread;
+        self.record_for(thread, EventType::ActivityStarted, Some(Details { worker_name, ..Details::default() }));
+        let (index, machine) = self.current_state(thread);
+        if let StateKind::Task(task) = &machine.states[index].kind {
+            if let Ok(heartbeat) = self.seconds(thread, &machine.states[index], task.heartbeat.as_ref()) {
+                self.arm_heartbeat(thread, heartbeat);
+            }
+        }
+    }
+
+    /// SendTaskHeartbeat: the heartbeat deadline starts again. False when the task is not open.
+    pub fn task_heartbeat(&mut self, action: ActionId, now: i64) -> bool {
+        self.enter(now);
+        let Some(ActionOwner::Task(thread)) = self.actions.get(&action) else { return false };
+        let thread = *thread;
+        let Phase::Task { heartbeat: Some(timer), .. } = self.threads[thread].phase else { return true };
+        self.actions.remove(&timer);
+        self.commands.push(Command::Cancel { action: timer });
+        let (index, machine) = self.current_state(thread);
+        if let StateKind::Task(task) = &machine.states[index].kind {
+            if let Ok(heartbeat) = self.seconds(thread, &machine.states[index], task.heartbeat.as_ref()) {
+                self.arm_heartbeat(thread, heartbeat);
+            }
+        }
+        true
+    }
+
+    /// Whether a task action is still waiting for its outcome.
+    pub fn is_open(&self, action: ActionId) -> bool {
+        matches!(self.actions.get(&action), Some(ActionOwner::Task(_)))
+    }
+
     pub fn task_failed(&mut self, action: ActionId, failure: Failure, now: i64) {
-        self.now = now;
+        self.enter(now);
         let Some(ActionOwner::Task(thread)) = self.actions.remove(&action) else { return };
         self.clear_task_timeout(thread);
         let (state, machine) = self.current_state(thread);
@@ -269,7 +306,7 @@ impl Execution {
     }
 
     pub fn timer_fired(&mut self, action: ActionId, now: i64) {
-        self.now = now;
+        self.enter(now);
         match self.actions.remove(&action) {
             Some(ActionOwner::Wait(thread)) => {
                 self.threads[thread].phase = Phase::Ready;
@@ -283,7 +320,8 @@ impl Execution {
                     self.ready.push_back(thread);
                 }
             }
-            Some(ActionOwner::TaskTimeout(thread)) => self.task_timed_out(thread),
+            Some(ActionOwner::TaskTimeout(thread)) => self.task_timed_out(thread, names::TIMEOUT),
+            Some(ActionOwner::TaskHeartbeat(thread)) => self.task_timed_out(thread, names::HEARTBEAT_TIMEOUT),
             Some(ActionOwner::ExecutionTimeout) => {
                 let failure = Failure::without_cause(names::TIMEOUT);
                 self.end_execution(EventType::ExecutionTimedOut, Status::TimedOut(failure.clone()), &failure);
@@ -294,13 +332,21 @@ impl Execution {
 
     /// StopExecution: every running thread is aborted and the execution ends ABORTED.
     pub fn stop(&mut self, error: Option<String>, cause: Option<String>, now: i64) {
-        self.now = now;
+        self.enter(now);
         if self.status != Status::Running {
             return;
         }
         let failure = Failure { error: error.unwrap_or_default(), cause };
         self.abort_thread(0);
         self.end_execution(EventType::ExecutionAborted, Status::Aborted(failure.clone()), &failure);
+    }
+
+    /// Every call from the host starts here. Expressions that draw random numbers (States.UUID,
+    /// $random) use the thread-local generator; seeding it from the execution's own generator
+    /// makes a replay after a restart draw the same numbers.
+    fn enter(&mut self, now: i64) {
+        self.now = now;
+        fastrand::seed(self.random.u64(..));
     }
 
     // ----- entering and leaving states -------------------------------------------------------
@@ -356,11 +402,7 @@ impl Execution {
                 self.fail_thread(thread, Failure { error: error.unwrap_or_default(), cause });
                 Ok(Flow::Stop)
             }
-            StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_) => {
-                let payload = self.payload(thread, state)?;
-                self.threads[thread].payload = payload;
-                Ok(self.attempt(thread))
-            }
+            StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_) => Ok(self.attempt(thread)),
         }
     }
 
@@ -368,12 +410,22 @@ impl Execution {
     fn attempt(&mut self, thread: ThreadId) -> Flow {
         let (index, machine) = self.current_state(thread);
         let state = &machine.states[index];
-        let outcome = match &state.kind {
-            StateKind::Task(task) => self.dispatch(thread, state, task),
+        if let StateKind::Task(task) = &state.kind {
+            if needs_token(&Integration::of(&task.resource)) {
+                let token = self.task_token(thread);
+                self.threads[thread].task_token = Some(token);
+            }
+        }
+        // Each attempt evaluates the state's input processing afresh (a retry gets a new token).
+        let outcome = self.payload(thread, state).and_then(|payload| {
+            self.threads[thread].payload = payload;
+            match &state.kind {
+                StateKind::Task(task) => self.dispatch(thread, state, task),
             StateKind::Parallel { branches } => self.start_parallel(thread, branches),
-            StateKind::Map(map) => self.start_map(thread, state, map),
-            _ => Ok(Flow::Stop),
-        };
+                StateKind::Map(map) => self.start_map(thread, state, map),
+                _ => Ok(Flow::Stop),
+            }
+        });
         match outcome {
             Ok(flow) => flow,
             Err(failure) => {
@@ -667,18 +719,21 @@ impl Execution {
             }
         };
         self.record_for(thread, scheduled, Some(details));
-        let mut started_details = Details::default();
-        service_labels(&task.resource, &mut started_details);
-        let started_details = matches!(integration, Integration::Service { .. }).then_some(started_details);
-        self.record_for(thread, started, started_details);
         let action = self.new_action(ActionOwner::Task(thread));
         let timeout_timer = timeout.map(|seconds| {
             let timer = self.new_action(ActionOwner::TaskTimeout(thread));
             self.commands.push(Command::StartTimer { action: timer, at: self.now + seconds as i64 * 1000 });
             timer
         });
+        self.threads[thread].phase = Phase::Task { action, timeout: timeout_timer, heartbeat: None };
+        // An activity starts when a worker takes it (`task_started`); everything else at once.
+        if integration != Integration::Activity {
+            let mut started_details = Details::default();
+            service_labels(&task.resource, &mut started_details);
+            self.record_for(thread, started, Some(started_details).filter(|_| matches!(integration, Integration::Service { .. })));
+            self.arm_heartbeat(thread, heartbeat);
+        }
         let current = &mut self.threads[thread];
-        current.phase = Phase::Task { action, timeout: timeout_timer };
         self.commands.push(Command::RunTask(TaskRequest {
             action,
             state_name: state.name.clone(),
@@ -704,10 +759,21 @@ impl Execution {
         self.record_for(thread, event, Some(details));
     }
 
-    fn task_timed_out(&mut self, thread: ThreadId) {
-        let Phase::Task { action, .. } = self.threads[thread].phase else { return };
-        self.actions.remove(&action);
-        self.commands.push(Command::Cancel { action });
+    fn arm_heartbeat(&mut self, thread: ThreadId, seconds: Option<u64>) {
+        let Some(seconds) = seconds else { return };
+        let timer = self.new_action(ActionOwner::TaskHeartbeat(thread));
+        self.commands.push(Command::StartTimer { action: timer, at: self.now + seconds as i64 * 1000 });
+        if let Phase::Task { heartbeat, .. } = &mut self.threads[thread].phase {
+            *heartbeat = Some(timer);
+        }
+    }
+
+    fn task_timed_out(&mut self, thread: ThreadId, error: &str) {
+        let Phase::Task { action, timeout, heartbeat } = self.threads[thread].phase else { return };
+        for action in std::iter::once(action).chain(timeout).chain(heartbeat) {
+            self.actions.remove(&action);
+            self.commands.push(Command::Cancel { action });
+        }
         let (index, machine) = self.current_state(thread);
         let resource = task_resource(&machine.states[index]);
         let event = match Integration::of(resource) {
@@ -715,7 +781,7 @@ impl Execution {
             Integration::Activity => EventType::ActivityTimedOut,
             Integration::Service { .. } => EventType::TaskTimedOut,
         };
-        let failure = Failure::without_cause(names::TIMEOUT);
+        let failure = Failure::without_cause(error);
         let mut details = Details { error: Some(failure.error.clone()), ..Details::default() };
         service_labels(resource, &mut details);
         self.record_for(thread, event, Some(details));
@@ -723,10 +789,26 @@ impl Execution {
     }
 
     fn clear_task_timeout(&mut self, thread: ThreadId) {
-        if let Phase::Task { timeout: Some(timer), .. } = self.threads[thread].phase {
-            self.actions.remove(&timer);
-            self.commands.push(Command::Cancel { action: timer });
+        if let Phase::Task { timeout, heartbeat, .. } = self.threads[thread].phase {
+            for timer in timeout.into_iter().chain(heartbeat) {
+                self.actions.remove(&timer);
+                self.commands.push(Command::Cancel { action: timer });
+            }
         }
+    }
+
+    /// A task token: unguessable (it hashes the execution's secret), yet the same when the
+    /// execution is replayed after a restart, so tokens handed out before a crash stay valid.
+    fn task_token(&self, thread: ThreadId) -> String {
+        use sha2::{Digest, Sha256};
+        let current = &self.threads[thread];
+        let mut hash = Sha256::new();
+        hash.update(self.info.token_secret.as_bytes());
+        hash.update(current.entered_event.to_le_bytes());
+        hash.update(current.retry_count.to_le_bytes());
+        let digest = hash.finalize();
+        let nonce: String = digest.iter().take(20).map(|byte| format!("{byte:02x}")).collect();
+        format!("{}#{}#{}", self.info.execution_arn, current.entered_event, nonce)
     }
 
     // ----- Parallel and Map ---------------------------------------------------------------------
@@ -1011,8 +1093,8 @@ impl Execution {
     fn abort_thread(&mut self, thread: ThreadId) {
         let phase = std::mem::replace(&mut self.threads[thread].phase, Phase::Done);
         let aborted = match phase {
-            Phase::Task { action, timeout } => {
-                for action in std::iter::once(action).chain(timeout) {
+            Phase::Task { action, timeout, heartbeat } => {
+                for action in std::iter::once(action).chain(timeout).chain(heartbeat) {
                     self.actions.remove(&action);
                     self.commands.push(Command::Cancel { action });
                 }
@@ -1480,6 +1562,11 @@ fn evaluation_location(failure: &Failure) -> Option<String> {
     let message = cause.rsplit_once("). ").map_or(cause, |(_, message)| message);
     let field = message.strip_prefix("The ")?.split_once(" field ")?.0;
     (!field.contains(' ')).then(|| field.to_owned())
+}
+
+/// Activities and `.waitForTaskToken` integrations complete through a task token.
+fn needs_token(integration: &Integration) -> bool {
+    matches!(integration, Integration::Activity | Integration::Service { pattern: Pattern::WaitForTaskToken, .. })
 }
 
 fn task_resource(state: &State) -> &str {
