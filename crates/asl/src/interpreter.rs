@@ -808,7 +808,8 @@ impl Execution {
         hash.update(current.retry_count.to_le_bytes());
         let digest = hash.finalize();
         let nonce: String = digest.iter().take(20).map(|byte| format!("{byte:02x}")).collect();
-        format!("{}#{}#{}", self.info.execution_arn, current.entered_event, nonce)
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}#{}#{}", self.info.execution_arn, current.entered_event, nonce))
     }
 
     // ----- Parallel and Map ---------------------------------------------------------------------
