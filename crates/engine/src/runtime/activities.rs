@@ -58,6 +58,10 @@ impl ActivityQueues {
         }
     }
 
+    pub fn queued(&self) -> usize {
+        self.tasks.values().map(VecDeque::len).sum()
+    }
+
     pub fn forget(&mut self, execution_arn: &str) {
         for queue in self.tasks.values_mut() {
             queue.retain(|task| task.execution_arn != execution_arn);

@@ -9,6 +9,7 @@
 
 mod activities;
 mod live;
+mod metrics;
 mod record;
 
 use crate::catalog::{MachineType, ResolvedMachine};
@@ -22,7 +23,7 @@ use record::{Body, Input};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use store::{ExecutionRecord, Store, StoreError, Write};
 use tokio::sync::{mpsc, oneshot};
 
@@ -91,6 +92,7 @@ struct State {
     tokens: HashMap<String, (String, ActionId)>,
     timers: HashMap<(String, ActionId), tokio::task::AbortHandle>,
     activities: ActivityQueues,
+    metrics: metrics::Metrics,
 }
 
 struct Shared {
@@ -122,7 +124,13 @@ impl Runtime {
     /// with their original deadlines. Must be called inside a tokio runtime.
     pub fn open(store: Arc<dyn Store>, dispatcher: Arc<dyn TaskDispatcher>, config: RuntimeConfig) -> Result<Runtime, StoreError> {
         let (inbox, messages) = mpsc::unbounded_channel();
-        let mut state = State { live: HashMap::new(), tokens: HashMap::new(), timers: HashMap::new(), activities: ActivityQueues::default() };
+        let mut state = State {
+            live: HashMap::new(),
+            tokens: HashMap::new(),
+            timers: HashMap::new(),
+            activities: ActivityQueues::default(),
+            metrics: metrics::Metrics::default(),
+        };
         let mut resumed = Vec::new();
         for (record, inputs) in store.open_executions()? {
             match Live::recover(&record, &inputs, &config.region) {
@@ -283,6 +291,12 @@ impl Runtime {
         self.feed(&execution_arn, Input::TaskHeartbeat { action }).await
     }
 
+    /// `/metrics`: Prometheus text.
+    pub fn metrics(&self) -> String {
+        let state = self.shared.lock();
+        state.metrics.render(state.live.len(), state.activities.queued())
+    }
+
     /// The open task a token stands for: InvalidToken for text that is no token of ours,
     /// TaskTimedOut for a genuine token whose task has closed (AWS's answers).
     fn token(&self, task_token: &str) -> Result<(String, ActionId), ServiceError> {
@@ -375,6 +389,8 @@ impl Shared {
             redrive_count: 0,
         };
         let (mut live, commands) = Live::start(machine.compiled.clone(), info, machine.state_machine_arn.clone(), body);
+        state.metrics.execution(&machine.state_machine_arn, "started");
+        count_progress(&mut state.metrics, &live, 0);
         writes.extend(live.writes(None, start_ms, true));
         register_tokens(state, &arn, &commands);
         after.push(After::Perform { execution_arn: arn.clone(), commands });
@@ -394,7 +410,9 @@ impl Shared {
             }
         }
         let now = now_ms();
+        let before = live.persisted_events;
         let commands = live.apply(&input, now);
+        count_progress(&mut state.metrics, live, before);
         writes.extend(live.writes(Some(&input), now, false));
         let closed = live.is_closed();
         register_tokens(state, execution_arn, &commands);
@@ -493,6 +511,7 @@ async fn drive(shared: Arc<Shared>, mut inbox: mpsc::UnboundedReceiver<Message>)
                 Err(_) => break,
             }
         }
+        let batched = messages.len();
         let mut writes = Vec::new();
         let mut after = Vec::new();
         {
@@ -501,7 +520,9 @@ async fn drive(shared: Arc<Shared>, mut inbox: mpsc::UnboundedReceiver<Message>)
                 shared.apply(&mut state, message, &mut writes, &mut after);
             }
         }
+        let committing = Instant::now();
         let durable = shared.commit(writes).await;
+        shared.lock().metrics.commit(committing.elapsed(), batched);
         for action in after {
             match (action, &durable) {
                 (After::Started(reply, result), Ok(())) => {
@@ -520,6 +541,15 @@ async fn drive(shared: Arc<Shared>, mut inbox: mpsc::UnboundedReceiver<Message>)
                 (After::Perform { .. }, Err(_)) => {}
             }
         }
+    }
+}
+
+/// Counts the state transitions since `before` events, and the outcome if the execution closed.
+fn count_progress(metrics: &mut metrics::Metrics, live: &Live, before: usize) {
+    let entered = live.execution.history()[before..].iter().filter(|event| event.event_type.as_str().ends_with("StateEntered")).count();
+    metrics.transitions(entered as u64);
+    if live.is_closed() {
+        metrics.execution(&live.state_machine_arn, live.status());
     }
 }
 
