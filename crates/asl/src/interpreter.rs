@@ -17,6 +17,9 @@ use std::sync::Arc;
 pub type ActionId = u64;
 type ThreadId = usize;
 
+/// An execution whose history grows past this fails, as on AWS.
+pub const MAX_HISTORY_EVENTS: usize = 25_000;
+
 /// Payloads (state input/output, task results) may not exceed this, as on AWS.
 pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 
@@ -172,6 +175,7 @@ pub struct Execution {
     now: i64,
     random: fastrand::Rng,
     map_runs: u32,
+    max_history_events: Option<usize>,
 }
 
 impl Execution {
@@ -188,6 +192,7 @@ impl Execution {
             now,
             random: fastrand::Rng::with_seed(seed),
             map_runs: 0,
+            max_history_events: Some(MAX_HISTORY_EVENTS),
             info: info.clone(),
         };
         let started = Details { input: Some(info.input_text.clone()), role_arn: Some(info.role_arn.clone()), ..Details::default() };
@@ -199,6 +204,11 @@ impl Execution {
         // AWS chains the first state's events to 0, not to ExecutionStarted.
         execution.spawn(machine, info.input.clone(), Variables::new(), None, 0, None, false, 0);
         execution
+    }
+
+    /// Changes the history limit (None: unlimited), for benchmarks and configured servers.
+    pub fn set_max_history_events(&mut self, limit: Option<usize>) {
+        self.max_history_events = limit;
     }
 
     pub fn status(&self) -> &Status {
@@ -217,10 +227,12 @@ impl Execution {
     pub fn run(&mut self, now: i64) -> Vec<Command> {
         self.enter(now);
         while let Some(thread) = self.ready.pop_front() {
-            if self.status != Status::Running {
-                break;
-            }
             while matches!(self.threads[thread].phase, Phase::Ready) && self.status == Status::Running {
+                if let Some(limit) = self.max_history_events.filter(|limit| self.history.len() >= *limit) {
+                    let failure = Failure::new(names::RUNTIME, format!("The execution reached the maximum number of history events ({limit})."));
+                    self.end_execution(EventType::ExecutionFailed, Status::Failed(failure.clone()), &failure);
+                    break;
+                }
                 if let Flow::Stop = self.enter_state(thread) {
                     break;
                 }
@@ -1625,5 +1637,89 @@ fn aborted_event(kind: &StateKind) -> EventType {
         StateKind::Map(_) => EventType::MapStateAborted,
         StateKind::Wait(_) => EventType::WaitStateAborted,
         _ => EventType::TaskStateAborted,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn info() -> ExecutionInfo {
+        ExecutionInfo {
+            execution_arn: "arn:aws:states:us-east-1:000000000000:execution:m:e".into(),
+            name: "e".into(),
+            state_machine_arn: "arn:aws:states:us-east-1:000000000000:stateMachine:m".into(),
+            state_machine_name: "m".into(),
+            role_arn: "r".into(),
+            region: "us-east-1".into(),
+            start_time: 0,
+            input: json!({}),
+            input_text: "{}".into(),
+            redrive_count: 0,
+            token_secret: "secret".into(),
+        }
+    }
+
+    fn machine(definition: Value) -> Arc<StateMachine> {
+        Arc::new(StateMachine::compile(&definition).unwrap())
+    }
+
+    #[test]
+    fn a_history_past_the_limit_fails_the_execution() {
+        let looping = machine(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "A"}}}));
+        let mut execution = Execution::start(looping, info(), 0, 0);
+        execution.set_max_history_events(Some(100));
+        execution.run(0);
+        let Status::Failed(failure) = execution.status() else { panic!("{:?}", execution.status()) };
+        assert_eq!(failure.error, "States.Runtime");
+        assert!(execution.history().len() <= 102);
+    }
+
+    #[test]
+    fn tasks_are_commands_and_their_outcomes_drive_the_execution() {
+        let task = machine(json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "f"}, "End": true}}}));
+        let mut execution = Execution::start(task, info(), 0, 0);
+        let commands = execution.run(0);
+        let [Command::RunTask(request)] = commands.as_slice() else { panic!("{commands:?}") };
+        assert_eq!(request.parameters, json!({"FunctionName": "f"}));
+        execution.task_succeeded(request.action, json!({"ok": 1}), 5);
+        execution.run(5);
+        assert_eq!(execution.status(), &Status::Succeeded(json!({"ok": 1})));
+    }
+
+    #[test]
+    fn activity_tokens_are_stable_across_replays_and_start_with_the_worker() {
+        let activity = machine(json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:us-east-1:000000000000:activity:a", "End": true}}}));
+        let token_of = |execution: &mut Execution| match execution.run(0).as_slice() {
+            [Command::RunTask(request)] => (request.action, request.task_token.clone().unwrap()),
+            other => panic!("{other:?}"),
+        };
+        let mut first = Execution::start(activity.clone(), info(), 0, 0);
+        let mut replayed = Execution::start(activity, info(), 0, 0);
+        let (action, token) = token_of(&mut first);
+        assert_eq!(token_of(&mut replayed), (action, token));
+        let types = |execution: &Execution| execution.history().iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>();
+        assert_eq!(types(&first).last(), Some(&"ActivityScheduled"));
+        first.task_started(action, Some("w".into()), 1);
+        assert_eq!(types(&first).last(), Some(&"ActivityStarted"));
+    }
+
+    #[test]
+    fn a_missed_heartbeat_times_the_task_out() {
+        let activity = machine(json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:us-east-1:000000000000:activity:a", "HeartbeatSeconds": 5, "End": true}}}));
+        let mut execution = Execution::start(activity, info(), 0, 0);
+        let Command::RunTask(request) = execution.run(0).remove(0) else { panic!() };
+        execution.task_started(request.action, None, 1);
+        let timer = execution.run(1).into_iter().find_map(|c| match c {
+            Command::StartTimer { action, at } => Some((action, at)),
+            _ => None,
+        });
+        let (timer, at) = timer.expect("a heartbeat timer");
+        assert_eq!(at, 5001);
+        execution.timer_fired(timer, at);
+        execution.run(at);
+        let Status::Failed(failure) = execution.status() else { panic!("{:?}", execution.status()) };
+        assert_eq!(failure.error, "States.HeartbeatTimeout");
     }
 }

@@ -66,11 +66,19 @@ pub struct RuntimeConfig {
     pub account: String,
     /// How long GetActivityTask holds a poll with no work (AWS: 60 s).
     pub activity_poll: Duration,
+    /// Closed executions are purged (with their histories) this long after they closed
+    /// (AWS: 90 days).
+    pub retention: Duration,
 }
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        RuntimeConfig { region: "us-east-1".into(), account: "000000000000".into(), activity_poll: Duration::from_secs(60) }
+        RuntimeConfig {
+            region: "us-east-1".into(),
+            account: "000000000000".into(),
+            activity_poll: Duration::from_secs(60),
+            retention: Duration::from_secs(90 * 24 * 3600),
+        }
     }
 }
 
@@ -106,12 +114,14 @@ struct Shared {
 pub struct Runtime {
     shared: Arc<Shared>,
     driver: tokio::task::AbortHandle,
+    purger: tokio::task::AbortHandle,
 }
 
 impl Drop for Runtime {
     /// Stops driving executions (as a crash would): what is durable is resumed by the next open.
     fn drop(&mut self) {
         self.driver.abort();
+        self.purger.abort();
         for timer in self.shared.lock().timers.values() {
             timer.abort();
         }
@@ -147,7 +157,8 @@ impl Runtime {
             shared.perform(&execution_arn, commands);
         }
         let driver = tokio::spawn(drive(shared.clone(), messages)).abort_handle();
-        Ok(Runtime { shared, driver })
+        let purger = tokio::spawn(purge(shared.clone())).abort_handle();
+        Ok(Runtime { shared, driver, purger })
     }
 
     /// StartExecution: idempotent by name while the execution runs with the same input (AWS's
@@ -550,6 +561,20 @@ fn count_progress(metrics: &mut metrics::Metrics, live: &Live, before: usize) {
     metrics.transitions(entered as u64);
     if live.is_closed() {
         metrics.execution(&live.state_machine_arn, live.status());
+    }
+}
+
+/// Deletes executions closed longer ago than the retention, now and then.
+async fn purge(shared: Arc<Shared>) {
+    let every = shared.config.retention.min(Duration::from_secs(3600)).max(Duration::from_millis(100));
+    loop {
+        let before = now_ms() - shared.config.retention.as_millis() as i64;
+        // A failed purge is tried again at the next round; nothing depends on it.
+        if let Ok(expired) = shared.store.closed_before(before) {
+            let writes: Vec<Write> = expired.into_iter().map(|arn| Write::DeleteExecution { arn }).collect();
+            let _ = shared.commit(writes).await;
+        }
+        tokio::time::sleep(every).await;
     }
 }
 
