@@ -70,8 +70,9 @@ impl Store for MemoryStore {
     fn history(&self, arn: &str) -> Result<Vec<String>, StoreError> {
         Ok(self.history.lock().unwrap().get(arn).cloned().unwrap_or_default())
     }
-    fn closed_before(&self, _before_ms: i64) -> Result<Vec<String>, StoreError> {
-        Ok(Vec::new())
+    fn closed_before(&self, before_ms: i64) -> Result<Vec<String>, StoreError> {
+        let all = self.executions.lock().unwrap();
+        Ok(all.values().filter(|r| r.stop_ms.is_some_and(|stop| stop < before_ms)).map(|r| r.arn.clone()).collect())
     }
 }
 
@@ -97,7 +98,10 @@ fn machine(name: &str, definition: Value) -> ResolvedMachine {
 }
 
 fn open(store: &Arc<MemoryStore>) -> Runtime {
-    let config = RuntimeConfig { activity_poll: Duration::from_secs(5), ..RuntimeConfig::default() };
+    open_with(store, RuntimeConfig { activity_poll: Duration::from_secs(5), ..RuntimeConfig::default() })
+}
+
+fn open_with(store: &Arc<MemoryStore>, config: RuntimeConfig) -> Runtime {
     Runtime::open(store.clone(), Arc::new(NoTasks), config).unwrap()
 }
 
@@ -186,4 +190,15 @@ async fn an_execution_resumes_after_the_runtime_is_dropped() {
     assert_eq!(types, ["ExecutionStarted", "WaitStateEntered", "WaitStateExited", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]);
     let ids: Vec<u64> = runtime.history(&arn).unwrap().iter().map(|e| e["id"].as_u64().unwrap()).collect();
     assert_eq!(ids, (1..=6).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn closed_executions_are_purged_after_the_retention() {
+    let store = Arc::new(MemoryStore::default());
+    let runtime = open_with(&store, RuntimeConfig { retention: Duration::from_millis(200), ..RuntimeConfig::default() });
+    let definition = json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}});
+    let arn = runtime.start_execution(machine("p", definition), None, "{}".into(), None).await.unwrap().execution_arn;
+    assert_eq!(runtime.describe_execution(&arn).unwrap().status, "SUCCEEDED");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(runtime.describe_execution(&arn).unwrap_err().code, "ExecutionDoesNotExist");
 }
