@@ -34,6 +34,13 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Read connections kept open between reads; more may exist while reads run concurrently.
 const IDLE_READERS: usize = 4;
 
+/// The writer's page cache, in KiB (SQLite's negative `cache_size`): enough to keep the indexes'
+/// inner pages, which every insert walks.
+const WRITER_CACHE_KIB: i64 = -32 * 1024;
+
+/// Bytes of WAL file kept after a checkpoint (SQLite keeps it all otherwise).
+const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
+
 /// Enough for every statement the writer or a reader prepares.
 const STATEMENT_CACHE: usize = 32;
 
@@ -168,9 +175,13 @@ impl Store for SqliteStore {
     }
 
     fn executions(&self, state_machine_arn: Option<&str>, status: Option<&str>) -> Result<Vec<ExecutionRecord>, StoreError> {
-        // One statement per filter combination, so that each can use its index.
+        // One statement per filter combination, so that each can use its index. With both filters,
+        // the state machine's index bounds the scan by that machine's executions, where the status
+        // index would scan e.g. every SUCCEEDED execution of every machine.
         let (filter, arguments): (&str, Vec<&str>) = match (state_machine_arn, status) {
-            (Some(arn), Some(status)) => ("WHERE state_machine_arn = ?1 AND status = ?2", vec![arn, status]),
+            (Some(arn), Some(status)) => {
+                ("INDEXED BY executions_by_state_machine WHERE state_machine_arn = ?1 AND status = ?2", vec![arn, status])
+            }
             (Some(arn), None) => ("WHERE state_machine_arn = ?1", vec![arn]),
             (None, Some(status)) => ("WHERE status = ?1", vec![status]),
             (None, None) => ("", vec![]),
@@ -292,6 +303,11 @@ fn open_writer(database: &Path) -> Result<Connection, StoreError> {
     // In WAL mode, FULL syncs the WAL at every commit: an acknowledged batch survives a crash
     // of the machine, not only of the process.
     connection.pragma_update(None, "synchronous", "FULL").context(context)?;
+    // Each batch's savepoint journals the pages it changes: in memory, not in a temporary file.
+    connection.pragma_update(None, "temp_store", "MEMORY").context(context)?;
+    connection.pragma_update(None, "cache_size", WRITER_CACHE_KIB).context(context)?;
+    // Bounds the WAL file's size after a burst once a checkpoint has emptied it.
+    connection.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT).context(context)?;
     connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(connection)
 }
@@ -456,4 +472,53 @@ fn apply_write(connection: &Connection, write: &Write) -> Result<(), StoreError>
 /// SQLite integers are signed 64-bit.
 fn sql_integer(value: u64, what: &str) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError(format!("{what} {value} is too large to store")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("switchyard-store-unit-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(DATABASE_FILE)
+    }
+
+    #[test]
+    fn the_writer_syncs_every_commit_of_its_write_ahead_log() {
+        let connection = open_writer(&database("pragmas")).unwrap();
+        let pragma = |name: &str| connection.pragma_query_value(None, name, |row| row.get::<_, rusqlite::types::Value>(0)).unwrap();
+        assert_eq!(pragma("journal_mode"), rusqlite::types::Value::Text("wal".into()));
+        assert_eq!(pragma("synchronous"), rusqlite::types::Value::Integer(2)); // FULL
+        assert_eq!(pragma("temp_store"), rusqlite::types::Value::Integer(2)); // MEMORY
+    }
+
+    #[test]
+    fn migrating_an_up_to_date_schema_changes_nothing() {
+        let mut connection = open_writer(&database("migrate")).unwrap();
+        migrate(&mut connection).unwrap();
+        migrate(&mut connection).unwrap();
+        let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0)).unwrap();
+        assert_eq!(usize::try_from(version), Ok(MIGRATIONS.len()));
+    }
+
+    #[test]
+    fn events_must_each_be_one_json_value() {
+        let append = |events: &[&str]| Write::AppendHistory {
+            execution_arn: "arn:x".into(),
+            first_event_id: 7,
+            events: events.iter().map(|event| event.to_string()).collect(),
+        };
+        assert_eq!(check_events(&[append(&["{}", " [1] ", "\"a\""])]), Ok(()));
+        let error = check_events(&[append(&["{}"]), append(&["1", "{} {}"])]).unwrap_err();
+        assert_eq!(error.0, "event #1 of the history appended to arn:x from id 7 is not JSON: trailing characters at line 1 column 4");
+        assert!(check_events(&[append(&[""])]).is_err());
+    }
+
+    #[test]
+    fn ids_beyond_sqlite_integers_are_refused() {
+        assert_eq!(sql_integer(42, "event id"), Ok(42));
+        assert_eq!(sql_integer(u64::MAX, "event id"), Err(StoreError(format!("event id {} is too large to store", u64::MAX))));
+    }
 }

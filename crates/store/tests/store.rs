@@ -37,7 +37,8 @@ fn reopening_after_drop_returns_everything_acknowledged() {
 
 #[test]
 fn a_failing_batch_leaves_nothing_behind_and_reports_its_error() {
-    let store = SqliteStore::open(&fresh_dir("atomic")).unwrap();
+    let dir = fresh_dir("atomic");
+    let store = SqliteStore::open(&dir).unwrap();
     let first = execution("Machine", "first", "RUNNING", 1, None);
     commit(&store, vec![Write::PutExecution(first.clone()), append_history(&first.arn, 1, 2)]).unwrap();
 
@@ -64,7 +65,8 @@ fn a_failing_batch_leaves_nothing_behind_and_reports_its_error() {
 
 #[test]
 fn an_event_that_is_not_json_rejects_its_batch() {
-    let store = SqliteStore::open(&fresh_dir("not-json")).unwrap();
+    let dir = fresh_dir("not-json");
+    let store = SqliteStore::open(&dir).unwrap();
     let running = execution("Machine", "a", "RUNNING", 1, None);
     let error = commit(
         &store,
@@ -80,7 +82,8 @@ fn an_event_that_is_not_json_rejects_its_batch() {
 
 #[test]
 fn a_failing_batch_does_not_fail_the_batches_committed_with_it() {
-    let store = SqliteStore::open(&fresh_dir("isolation")).unwrap();
+    let dir = fresh_dir("isolation");
+    let store = SqliteStore::open(&dir).unwrap();
     let (sender, acknowledgements) = mpsc::channel();
     // Submitted without waiting, so that most of them share commits with the failing one.
     for index in 0..50_u64 {
@@ -103,7 +106,8 @@ fn a_failing_batch_does_not_fail_the_batches_committed_with_it() {
 
 #[test]
 fn concurrent_submitters_are_all_acknowledged_and_stored() {
-    let store = Arc::new(SqliteStore::open(&fresh_dir("concurrent")).unwrap());
+    let dir = fresh_dir("concurrent");
+    let store = Arc::new(SqliteStore::open(&dir).unwrap());
     let submitters: Vec<_> = (0..8)
         .map(|thread| {
             let store = Arc::clone(&store);
@@ -128,7 +132,8 @@ fn concurrent_submitters_are_all_acknowledged_and_stored() {
 
 #[test]
 fn history_comes_back_in_id_order_across_appends() {
-    let store = SqliteStore::open(&fresh_dir("history")).unwrap();
+    let dir = fresh_dir("history");
+    let store = SqliteStore::open(&dir).unwrap();
     let arn = execution_arn("Machine", "a");
     commit(&store, vec![append_history(&arn, 1, 3), append_history(&arn, 4, 1)]).unwrap();
     commit(&store, vec![append_history(&arn, 5, 12)]).unwrap();
@@ -140,7 +145,8 @@ fn history_comes_back_in_id_order_across_appends() {
 
 #[test]
 fn history_events_keep_their_exact_text() {
-    let store = SqliteStore::open(&fresh_dir("event-text")).unwrap();
+    let dir = fresh_dir("event-text");
+    let store = SqliteStore::open(&dir).unwrap();
     let arn = execution_arn("Machine", "a");
     let texts = vec![r#"{"b":1,"a":"x\ny","c":1.0e3}"#.to_owned(), r#" [ 1 , {"é":"\u00e9"} ] "#.to_owned(), "\"text\"".to_owned()];
     commit(&store, vec![Write::AppendHistory { execution_arn: arn.clone(), first_event_id: 1, events: texts }]).unwrap();
@@ -150,7 +156,8 @@ fn history_events_keep_their_exact_text() {
 
 #[test]
 fn open_executions_come_with_their_inputs_in_sequence_order() {
-    let store = SqliteStore::open(&fresh_dir("open")).unwrap();
+    let dir = fresh_dir("open");
+    let store = SqliteStore::open(&dir).unwrap();
     let older = execution("Machine", "older", "RUNNING", 10, None);
     let newer = execution("Other", "newer", "RUNNING", 20, None);
     let without_inputs = execution("Machine", "quiet", "RUNNING", 30, None);
@@ -187,7 +194,8 @@ fn open_executions_come_with_their_inputs_in_sequence_order() {
 
 #[test]
 fn executions_are_listed_newest_first_by_state_machine_and_status() {
-    let store = SqliteStore::open(&fresh_dir("list")).unwrap();
+    let dir = fresh_dir("list");
+    let store = SqliteStore::open(&dir).unwrap();
     let a1 = execution("A", "1", "SUCCEEDED", 100, Some(150));
     let a2 = execution("A", "2", "RUNNING", 200, None);
     let a3 = execution("A", "3", "FAILED", 200, Some(250));
@@ -213,7 +221,8 @@ fn executions_are_listed_newest_first_by_state_machine_and_status() {
 
 #[test]
 fn retention_finds_closed_executions_and_deletes_all_their_rows() {
-    let store = SqliteStore::open(&fresh_dir("retention")).unwrap();
+    let dir = fresh_dir("retention");
+    let store = SqliteStore::open(&dir).unwrap();
     let old = execution("Machine", "old", "SUCCEEDED", 10, Some(20));
     let recent = execution("Machine", "recent", "FAILED", 10, Some(200));
     let running = execution("Machine", "running", "RUNNING", 10, None);
@@ -243,7 +252,8 @@ fn retention_finds_closed_executions_and_deletes_all_their_rows() {
 
 #[test]
 fn documents_are_put_replaced_and_deleted_by_kind_and_key() {
-    let store = SqliteStore::open(&fresh_dir("documents")).unwrap();
+    let dir = fresh_dir("documents");
+    let store = SqliteStore::open(&dir).unwrap();
     commit(
         &store,
         vec![

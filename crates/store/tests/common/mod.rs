@@ -1,16 +1,33 @@
 //! Helpers shared by the store's integration tests.
 #![allow(dead_code)] // Each test binary uses its own subset.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use store::{ExecutionRecord, Store, StoreError, Write};
 
-/// An empty directory under cargo's scratch dir for tests (on the real disk, unlike a tmpfs).
-pub fn fresh_dir(name: &str) -> PathBuf {
+/// An empty directory under cargo's scratch dir for tests (on the real disk, unlike a tmpfs),
+/// removed when dropped.
+pub struct ScratchDir(PathBuf);
+
+impl std::ops::Deref for ScratchDir {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn fresh_dir(name: &str) -> ScratchDir {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("store-{name}-{}", std::process::id()));
     match std::fs::remove_dir_all(&dir) {
         Err(error) if error.kind() != std::io::ErrorKind::NotFound => panic!("cannot clear {}: {error}", dir.display()),
-        _ => dir,
+        _ => ScratchDir(dir),
     }
 }
 
