@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """The unmodified AWS CLI and boto3 (default configuration) against a running `switchyard serve`.
 
-    python3 tests/server/clients.py --endpoint http://localhost:8083
+    python3 tests/server/clients.py --endpoint http://sfn.localhost:8083
 
 StartSyncExecution makes the SDKs prepend `sync-` to the host name, so the endpoint's host must
-resolve with that prefix: `localhost` works once `sync-localhost` resolves (libnss-myhostname
-resolves every `*.localhost` name; or add `127.0.0.1 sync-localhost` to /etc/hosts).
+still resolve with that prefix: `sfn.localhost` does wherever every `*.localhost` name resolves to
+the loopback (libnss-myhostname, or `127.0.0.1 sfn.localhost sync-sfn.localhost` in /etc/hosts).
 """
 
 import argparse
