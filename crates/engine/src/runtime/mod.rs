@@ -496,24 +496,71 @@ impl Shared {
         }
     }
 
-    async fn commit(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        if writes.is_empty() {
-            return Ok(());
-        }
+    /// Hands writes to the store; the receiver answers once they are durable.
+    fn submit(&self, writes: Vec<Write>) -> oneshot::Receiver<Result<(), StoreError>> {
         let (done, durable) = oneshot::channel();
-        self.store.submit(
-            writes,
-            Box::new(move |result| {
-                let _ = done.send(result);
-            }),
-        );
-        durable.await.unwrap_or_else(|_| Err(StoreError("the store stopped".into())))
+        if writes.is_empty() {
+            let _ = done.send(Ok(()));
+        } else {
+            self.store.submit(
+                writes,
+                Box::new(move |result| {
+                    let _ = done.send(result);
+                }),
+            );
+        }
+        durable
+    }
+
+    async fn commit(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.submit(writes).await.unwrap_or_else(|_| Err(StoreError("the store stopped".into())))
+    }
+
+    /// Once a batch is durable: answer its callers and carry out its commands.
+    fn settle(self: &Arc<Self>, after: Vec<After>, durable: &Result<(), StoreError>) {
+        for action in after {
+            match (action, durable) {
+                (After::Started(reply, result), Ok(())) => {
+                    let _ = reply.send(result);
+                }
+                (After::Fed(reply, result), Ok(())) => {
+                    let _ = reply.send(result);
+                }
+                (After::Perform { execution_arn, commands }, Ok(())) => self.perform(&execution_arn, commands),
+                (After::Started(reply, _), Err(problem)) => {
+                    let _ = reply.send(Err(internal(problem.clone())));
+                }
+                (After::Fed(reply, _), Err(problem)) => {
+                    let _ = reply.send(Err(internal(problem.clone())));
+                }
+                (After::Perform { .. }, Err(_)) => {}
+            }
+        }
     }
 }
 
-/// The driver: batches of messages, one durable store batch each.
+/// A batch on its way to disk, with what to do once it is there.
+struct InFlight {
+    durable: oneshot::Receiver<Result<(), StoreError>>,
+    after: Vec<After>,
+    submitted: Instant,
+    messages: usize,
+}
+
+/// The driver: batches of messages, one durable store batch each. The next batch is applied
+/// while the previous one is being committed; batches settle in order, so nothing is answered
+/// before everything it depends on is durable.
 async fn drive(shared: Arc<Shared>, mut inbox: mpsc::UnboundedReceiver<Message>) {
     const MOST_PER_BATCH: usize = 4096;
+    let (in_flight, mut settling) = mpsc::unbounded_channel::<InFlight>();
+    let settler = shared.clone();
+    tokio::spawn(async move {
+        while let Some(batch) = settling.recv().await {
+            let durable = batch.durable.await.unwrap_or_else(|_| Err(StoreError("the store stopped".into())));
+            settler.lock().metrics.commit(batch.submitted.elapsed(), batch.messages);
+            settler.settle(batch.after, &durable);
+        }
+    });
     while let Some(first) = inbox.recv().await {
         let mut messages = vec![first];
         while messages.len() < MOST_PER_BATCH {
@@ -531,26 +578,9 @@ async fn drive(shared: Arc<Shared>, mut inbox: mpsc::UnboundedReceiver<Message>)
                 shared.apply(&mut state, message, &mut writes, &mut after);
             }
         }
-        let committing = Instant::now();
-        let durable = shared.commit(writes).await;
-        shared.lock().metrics.commit(committing.elapsed(), batched);
-        for action in after {
-            match (action, &durable) {
-                (After::Started(reply, result), Ok(())) => {
-                    let _ = reply.send(result);
-                }
-                (After::Fed(reply, result), Ok(())) => {
-                    let _ = reply.send(result);
-                }
-                (After::Perform { execution_arn, commands }, Ok(())) => shared.perform(&execution_arn, commands),
-                (After::Started(reply, _), Err(problem)) => {
-                    let _ = reply.send(Err(internal(problem.clone())));
-                }
-                (After::Fed(reply, _), Err(problem)) => {
-                    let _ = reply.send(Err(internal(problem.clone())));
-                }
-                (After::Perform { .. }, Err(_)) => {}
-            }
+        let batch = InFlight { durable: shared.submit(writes), after, submitted: Instant::now(), messages: batched };
+        if in_flight.send(batch).is_err() {
+            return;
         }
     }
 }
