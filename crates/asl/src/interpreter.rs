@@ -303,6 +303,31 @@ impl Execution {
         true
     }
 
+    /// RedriveExecution: a FAILED, TIMED_OUT or ABORTED execution runs again from the state where
+    /// it stopped, with that state's input (a Parallel or Map there runs again whole). False when
+    /// the execution is not in a state that can be redriven.
+    pub fn redrive(&mut self, now: i64) -> bool {
+        self.enter(now);
+        if matches!(self.status, Status::Running | Status::Succeeded(_)) {
+            return false;
+        }
+        self.status = Status::Running;
+        let info = Arc::make_mut(&mut self.info);
+        info.redrive_count += 1;
+        let details = Details { redrive_count: Some(u64::from(info.redrive_count)), ..Details::default() };
+        let previous = self.history.last().map_or(0, |event| event.id);
+        let id = self.record(EventType::ExecutionRedriven, previous, Some(details));
+        let root = &mut self.threads[0];
+        root.phase = Phase::Ready;
+        root.last_event = id;
+        self.ready.push_back(0);
+        if let Some(seconds) = root.machine.timeout_seconds {
+            let action = self.new_action(ActionOwner::ExecutionTimeout);
+            self.commands.push(Command::StartTimer { action, at: now + seconds as i64 * 1000 });
+        }
+        true
+    }
+
     /// Whether a task action is still waiting for its outcome.
     pub fn is_open(&self, action: ActionId) -> bool {
         matches!(self.actions.get(&action), Some(ActionOwner::Task(_)))
@@ -1703,6 +1728,27 @@ mod tests {
         assert_eq!(types(&first).last(), Some(&"ActivityScheduled"));
         first.task_started(action, Some("w".into()), 1);
         assert_eq!(types(&first).last(), Some(&"ActivityStarted"));
+    }
+
+    #[test]
+    fn a_redriven_execution_runs_again_from_the_state_that_failed() {
+        let task = machine(json!({"StartAt": "P", "States": {
+            "P": {"Type": "Pass", "Next": "T"},
+            "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true}}}));
+        let mut execution = Execution::start(task, info(), 0, 0);
+        let Command::RunTask(first) = execution.run(0).remove(0) else { panic!() };
+        execution.task_failed(first.action, Failure::new("Boom", "once"), 1);
+        execution.run(1);
+        assert!(matches!(execution.status(), Status::Failed(_)));
+        assert!(execution.redrive(2));
+        let Command::RunTask(second) = execution.run(2).remove(0) else { panic!() };
+        execution.task_succeeded(second.action, json!("fine"), 3);
+        execution.run(3);
+        assert_eq!(execution.status(), &Status::Succeeded(json!("fine")));
+        assert_eq!(execution.info().redrive_count, 1);
+        let types: Vec<_> = execution.history().iter().map(|e| e.event_type.as_str()).collect();
+        assert_eq!(&types[7..10], ["ExecutionFailed", "ExecutionRedriven", "TaskStateEntered"]);
+        assert!(!execution.redrive(4), "a succeeded execution cannot be redriven");
     }
 
     #[test]

@@ -67,6 +67,9 @@ impl Store for MemoryStore {
             .map(|r| (r.clone(), inputs.get(&r.arn).cloned().unwrap_or_default()))
             .collect())
     }
+    fn inputs(&self, arn: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self.inputs.lock().unwrap().get(arn).cloned().unwrap_or_default())
+    }
     fn history(&self, arn: &str) -> Result<Vec<String>, StoreError> {
         Ok(self.history.lock().unwrap().get(arn).cloned().unwrap_or_default())
     }
@@ -76,10 +79,17 @@ impl Store for MemoryStore {
     }
 }
 
-struct NoTasks;
+/// Tasks fail, except a task whose parameters say {"succeed": true}; once `healed`, all succeed.
+#[derive(Default)]
+struct NoTasks {
+    healed: std::sync::atomic::AtomicBool,
+}
 
 impl TaskDispatcher for NoTasks {
     fn run(&self, request: &TaskRequest) -> Result<Value, Failure> {
+        if self.healed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(json!("healed"));
+        }
         Err(Failure::new("Unsupported", request.resource.clone()))
     }
 }
@@ -102,7 +112,7 @@ fn open(store: &Arc<MemoryStore>) -> Runtime {
 }
 
 fn open_with(store: &Arc<MemoryStore>, config: RuntimeConfig) -> Runtime {
-    Runtime::open(store.clone(), Arc::new(NoTasks), config).unwrap()
+    Runtime::open(store.clone(), Arc::new(NoTasks::default()), config).unwrap()
 }
 
 async fn wait_closed(runtime: &Runtime, arn: &str) -> String {
@@ -201,4 +211,26 @@ async fn closed_executions_are_purged_after_the_retention() {
     assert_eq!(runtime.describe_execution(&arn).unwrap().status, "SUCCEEDED");
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(runtime.describe_execution(&arn).unwrap_err().code, "ExecutionDoesNotExist");
+}
+
+#[tokio::test]
+async fn a_failed_execution_is_redriven_from_the_failed_state() {
+    let store = Arc::new(MemoryStore::default());
+    let tasks = Arc::new(NoTasks::default());
+    let runtime = Runtime::open(store.clone(), tasks.clone(), RuntimeConfig::default()).unwrap();
+    let definition = json!({"StartAt": "P", "States": {
+        "P": {"Type": "Pass", "Next": "T"},
+        "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true}}});
+    let arn = runtime.start_execution(machine("rd", definition), None, "{}".into(), None).await.unwrap().execution_arn;
+    assert_eq!(wait_closed(&runtime, &arn).await, "FAILED");
+    assert_eq!(runtime.redrive_execution("arn:aws:states:us-east-1:000000000000:execution:rd:nope").await.unwrap_err().code, "ExecutionDoesNotExist");
+    tasks.healed.store(true, std::sync::atomic::Ordering::SeqCst);
+    runtime.redrive_execution(&arn).await.unwrap();
+    assert_eq!(wait_closed(&runtime, &arn).await, "SUCCEEDED");
+    let described = runtime.describe_execution(&arn).unwrap();
+    assert_eq!((described.redrive_count, described.output.as_deref()), (1, Some("\"healed\"")));
+    let types = event_types(&runtime, &arn);
+    assert_eq!(types.iter().filter(|t| *t == "ExecutionRedriven").count(), 1);
+    assert_eq!(types.last().map(String::as_str), Some("ExecutionSucceeded"));
+    assert_eq!(runtime.redrive_execution(&arn).await.unwrap_err().code, "ExecutionNotRedrivable");
 }

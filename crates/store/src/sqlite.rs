@@ -235,6 +235,15 @@ impl Store for SqliteStore {
         .context(|| format!("cannot read the history of {execution_arn}"))
     }
 
+    fn inputs(&self, execution_arn: &str) -> Result<Vec<String>, StoreError> {
+        self.read(|connection| {
+            let mut statement = connection.prepare_cached("SELECT input FROM inputs WHERE execution_arn = ?1 ORDER BY sequence")?;
+            let rows = statement.query_map([execution_arn], |row| row.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+        .context(|| format!("cannot read the input log of {execution_arn}"))
+    }
+
     fn closed_before(&self, before_ms: i64) -> Result<Vec<String>, StoreError> {
         self.read(|connection| {
             let mut statement = connection.prepare_cached("SELECT arn FROM executions WHERE stop_ms < ?1 ORDER BY stop_ms")?;

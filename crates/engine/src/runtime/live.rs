@@ -69,6 +69,10 @@ impl Live {
                 self.execution.timer_fired(*action, at);
             }
             Input::Stop { error, cause } => self.execution.stop(error.clone(), cause.clone(), at),
+            Input::Redrive => {
+                self.execution.redrive(at);
+                self.body.redrive_count = self.execution.info().redrive_count;
+            }
         }
         self.run(at)
     }

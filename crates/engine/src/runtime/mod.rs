@@ -85,12 +85,14 @@ impl Default for RuntimeConfig {
 enum Message {
     Start { machine: ResolvedMachine, name: String, input: String, trace_header: Option<String>, reply: oneshot::Sender<Result<StartedExecution, ServiceError>> },
     Feed { execution_arn: String, input: Input, reply: Option<oneshot::Sender<Result<(), ServiceError>>> },
+    Redrive { execution_arn: String, reply: oneshot::Sender<Result<i64, ServiceError>> },
 }
 
 /// What to do once a batch is durable.
 enum After {
     Started(oneshot::Sender<Result<StartedExecution, ServiceError>>, Result<StartedExecution, ServiceError>),
     Fed(oneshot::Sender<Result<(), ServiceError>>, Result<(), ServiceError>),
+    Redriven(oneshot::Sender<Result<i64, ServiceError>>, i64),
     Perform { execution_arn: String, commands: Vec<Command> },
 }
 
@@ -228,13 +230,13 @@ impl Runtime {
         Ok(self.record(execution_arn)?.stop_ms.unwrap_or_else(now_ms))
     }
 
+    /// RedriveExecution: a FAILED, TIMED_OUT or ABORTED execution of the last 14 days runs again
+    /// from the state where it stopped; the redrive date.
     pub async fn redrive_execution(&self, execution_arn: &str) -> Result<i64, ServiceError> {
         reject_express(execution_arn)?;
-        let record = self.record(execution_arn)?;
-        Err(ServiceError::new(
-            "ExecutionNotRedrivable",
-            format!("Execution {} cannot be redriven: redrive is not supported yet (status {}).", record.arn, record.status),
-        ))
+        let (reply, answer) = oneshot::channel();
+        self.send(Message::Redrive { execution_arn: execution_arn.to_owned(), reply })?;
+        answer.await.map_err(|_| stopped())?
     }
 
     pub fn describe_execution(&self, execution_arn: &str) -> Result<ExecutionDescription, ServiceError> {
@@ -350,6 +352,12 @@ impl Shared {
                     let _ = reply.send(Err(error));
                 }
             },
+            Message::Redrive { execution_arn, reply } => match self.redrive(state, &execution_arn, writes, after) {
+                Ok(at) => after.push(After::Redriven(reply, at)),
+                Err(error) => {
+                    let _ = reply.send(Err(error));
+                }
+            },
             Message::Feed { execution_arn, input, reply } => {
                 let outcome = self.feed(state, &execution_arn, input, writes, after);
                 if let Some(reply) = reply {
@@ -409,6 +417,32 @@ impl Shared {
             state.live.insert(arn.clone(), live);
         }
         Ok(StartedExecution { execution_arn: arn, start_ms })
+    }
+
+    fn redrive(&self, state: &mut State, execution_arn: &str, writes: &mut Vec<Write>, after: &mut Vec<After>) -> Result<i64, ServiceError> {
+        const REDRIVE_WINDOW_MS: i64 = 14 * 24 * 3600 * 1000;
+        let not_redrivable = |why: String| ServiceError::new("ExecutionNotRedrivable", format!("Execution {execution_arn} cannot be redriven: {why}"));
+        if state.live.contains_key(execution_arn) {
+            return Err(not_redrivable("it is RUNNING".into()));
+        }
+        let record = self.store.execution(execution_arn).map_err(internal)?.ok_or_else(|| does_not_exist(execution_arn))?;
+        if !matches!(record.status.as_str(), "FAILED" | "TIMED_OUT" | "ABORTED") {
+            return Err(not_redrivable(format!("it is {}", record.status)));
+        }
+        let now = now_ms();
+        if record.stop_ms.is_some_and(|stop| now - stop > REDRIVE_WINDOW_MS) {
+            return Err(not_redrivable("it closed more than 14 days ago".into()));
+        }
+        let inputs = self.store.inputs(execution_arn).map_err(internal)?;
+        let (mut live, _) = Live::recover(&record, &inputs, &self.config.region).map_err(|e| internal(StoreError(e)))?;
+        let commands = live.apply(&Input::Redrive, now);
+        writes.extend(live.writes(Some(&Input::Redrive), now, true));
+        register_tokens(state, execution_arn, &commands);
+        after.push(After::Perform { execution_arn: execution_arn.to_owned(), commands });
+        if !live.is_closed() {
+            state.live.insert(execution_arn.to_owned(), live);
+        }
+        Ok(now)
     }
 
     fn feed(&self, state: &mut State, execution_arn: &str, input: Input, writes: &mut Vec<Write>, after: &mut Vec<After>) -> Result<(), ServiceError> {
@@ -527,6 +561,12 @@ impl Shared {
                     let _ = reply.send(result);
                 }
                 (After::Perform { execution_arn, commands }, Ok(())) => self.perform(&execution_arn, commands),
+                (After::Redriven(reply, at), Ok(())) => {
+                    let _ = reply.send(Ok(at));
+                }
+                (After::Redriven(reply, _), Err(problem)) => {
+                    let _ = reply.send(Err(internal(problem.clone())));
+                }
                 (After::Started(reply, _), Err(problem)) => {
                     let _ = reply.send(Err(internal(problem.clone())));
                 }

@@ -79,6 +79,7 @@ pub enum Input {
     TaskHeartbeat { action: ActionId },
     TimerFired { action: ActionId },
     Stop { error: Option<String>, cause: Option<String> },
+    Redrive,
 }
 
 impl Input {
@@ -90,6 +91,7 @@ impl Input {
             Input::TaskHeartbeat { action } => json!({"at": at, "kind": "heartbeat", "action": action}),
             Input::TimerFired { action } => json!({"at": at, "kind": "timer", "action": action}),
             Input::Stop { error, cause } => json!({"at": at, "kind": "stop", "error": error, "cause": cause}),
+            Input::Redrive => json!({"at": at, "kind": "redrive"}),
         };
         value.to_string()
     }
@@ -107,6 +109,7 @@ impl Input {
             Some("heartbeat") => Input::TaskHeartbeat { action },
             Some("timer") => Input::TimerFired { action },
             Some("stop") => Input::Stop { error: text("error"), cause: text("cause") },
+            Some("redrive") => Input::Redrive,
             other => return Err(format!("input log: unknown kind {other:?}")),
         };
         Ok((input, at))
@@ -146,6 +149,7 @@ mod tests {
             Input::TaskHeartbeat { action: 6 },
             Input::TimerFired { action: 7 },
             Input::Stop { error: None, cause: Some("why".into()) },
+            Input::Redrive,
         ];
         for input in inputs {
             assert_eq!(Input::from_json(&input.to_json(42)).unwrap(), (input, 42));
