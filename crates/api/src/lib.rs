@@ -1,1 +1,64 @@
-//! The AWS-compatible APIs.
+//! The AWS-compatible APIs over HTTP, on one port.
+//!
+//! Step Functions speaks AWS JSON 1.0: every call is a `POST /` with
+//! `X-Amz-Target: AWSStepFunctions.<Action>` and a JSON body, answered with JSON of content type
+//! `application/x-amz-json-1.0`, or with HTTP 400 and `{"__type", "message"}`. Routing looks at
+//! neither the path nor the Host: SDKs prefix the host with `sync-` for StartSyncExecution.
+//!
+//! ```ignore
+//! let state = api::ApiState { catalog, runtime };
+//! axum::serve(tokio::net::TcpListener::bind("127.0.0.1:8083").await?, api::router(state)).await?;
+//! ```
+
+mod arn;
+mod constraints;
+mod error;
+mod pagination;
+mod server;
+mod sfn;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use engine::catalog::Catalog;
+use engine::runtime::Runtime;
+use serde_json::json;
+use std::sync::Arc;
+
+pub use error::ApiError;
+pub use server::serve;
+
+/// What the API serves: the catalog (state machines, activities, tags) and the runtime
+/// (executions, activity tasks) of one region and account.
+#[derive(Clone)]
+pub struct ApiState {
+    pub catalog: Arc<Catalog>,
+    pub runtime: Arc<Runtime>,
+}
+
+/// Bodies up to this size are read, so that the model's own limits (1 MiB definitions, 256 KiB
+/// payloads, before JSON escaping) are reported as AWS reports them.
+const MAX_BODY_BYTES: usize = 8 << 20;
+const JSON_1_0: &str = "application/x-amz-json-1.0";
+const STEP_FUNCTIONS_TARGET: &str = "AWSStepFunctions.";
+
+pub fn router(state: ApiState) -> Router {
+    Router::new().route("/", post(handle)).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)).with_state(state)
+}
+
+async fn handle(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> Response {
+    let target = headers.get("x-amz-target").and_then(|target| target.to_str().ok()).unwrap_or_default();
+    let outcome = match target.strip_prefix(STEP_FUNCTIONS_TARGET) {
+        Some(action) => sfn::call(&state, action, &body).await,
+        None => Err(ApiError::unknown_operation(target)),
+    };
+    let (status, body) = match outcome {
+        Ok(answer) => (StatusCode::OK, answer),
+        Err(error) => (error.status, json!({ "__type": error.error_type, "message": error.message })),
+    };
+    let headers = [("content-type", JSON_1_0.to_owned()), ("x-amzn-requestid", uuid::Uuid::new_v4().to_string())];
+    (status, headers, body.to_string()).into_response()
+}

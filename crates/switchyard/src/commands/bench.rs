@@ -84,7 +84,7 @@ async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .to_owned();
     println!("endpoint {}: {} STANDARD executions of a {}-state Pass machine, {} in flight", args.endpoint, args.executions, args.states, args.concurrency);
 
-    let (latencies, elapsed) = load(&endpoint, args.executions, args.concurrency, |_| ("StartExecution", json!({"stateMachineArn": standard, "input": "{\"n\":1}"}))).await?;
+    let (latencies, elapsed) = load(&endpoint, args.executions, args.concurrency, "StartExecution", json!({"stateMachineArn": standard, "input": "{\"n\":1}"})).await?;
     let started_per_second = args.executions as f64 / elapsed.as_secs_f64();
     let completed_after = wait_until_done(&endpoint, &standard).await?;
     let total = elapsed + completed_after;
@@ -99,7 +99,7 @@ async fn run(args: BenchArgs) -> anyhow::Result<()> {
             .as_str()
             .ok_or_else(|| anyhow!("CreateStateMachine gave no ARN"))?
             .to_owned();
-        let (latencies, elapsed) = load(&endpoint, args.sync_executions, args.concurrency, |_| ("StartSyncExecution", json!({"stateMachineArn": express, "input": "{}"}))).await?;
+        let (latencies, elapsed) = load(&endpoint, args.sync_executions, args.concurrency, "StartSyncExecution", json!({"stateMachineArn": express, "input": "{}"})).await?;
         println!(
             "  StartSyncExecution (3-state EXPRESS): {:.0} executions/s; latency: {}",
             args.sync_executions as f64 / elapsed.as_secs_f64(),
@@ -111,14 +111,14 @@ async fn run(args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `count` calls with `concurrency` in flight; the latency of each, and the time for all.
-async fn load(endpoint: &Arc<Endpoint>, count: usize, concurrency: usize, request: impl Fn(usize) -> (&'static str, Value) + Send + Sync + 'static) -> anyhow::Result<(Vec<Duration>, Duration)> {
+/// `count` identical calls with `concurrency` in flight; the latency of each, and the time for all.
+async fn load(endpoint: &Arc<Endpoint>, count: usize, concurrency: usize, action: &'static str, body: Value) -> anyhow::Result<(Vec<Duration>, Duration)> {
     let next = Arc::new(AtomicUsize::new(0));
-    let request = Arc::new(request);
+    let body = Arc::new(body);
     let started = Instant::now();
     let workers: Vec<_> = (0..concurrency.max(1))
         .map(|_| {
-            let (endpoint, next, request) = (endpoint.clone(), next.clone(), request.clone());
+            let (endpoint, next, body) = (endpoint.clone(), next.clone(), body.clone());
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 loop {
@@ -126,7 +126,6 @@ async fn load(endpoint: &Arc<Endpoint>, count: usize, concurrency: usize, reques
                     if index >= count {
                         return Ok::<_, anyhow::Error>(latencies);
                     }
-                    let (action, body) = request(index);
                     let sent = Instant::now();
                     endpoint.call(action, &body).await?;
                     latencies.push(sent.elapsed());

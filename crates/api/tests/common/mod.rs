@@ -1,0 +1,142 @@
+//! Drives the API's router in process, over a catalog kept in a memory store.
+
+#![allow(dead_code)]
+
+use api::{router, ApiState};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use engine::catalog::Catalog;
+use engine::runtime::Runtime;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use store::{Acknowledge, Document, ExecutionRecord, Store, StoreError, Write};
+use tower::ServiceExt;
+
+pub const ROLE: &str = "arn:aws:iam::123456789012:role/test";
+pub const PREFIX: &str = "arn:aws:states:us-east-1:000000000000:";
+
+/// Keeps the catalog's documents in memory; acknowledges every batch at once.
+#[derive(Default)]
+pub struct MemoryStore {
+    documents: Mutex<BTreeMap<(String, String), String>>,
+}
+
+impl Store for MemoryStore {
+    fn submit(&self, writes: Vec<Write>, done: Acknowledge) {
+        let mut documents = self.documents.lock().unwrap();
+        for write in writes {
+            match write {
+                Write::PutDocument(document) => {
+                    documents.insert((document.kind, document.key), document.body);
+                }
+                Write::DeleteDocument { kind, key } => {
+                    documents.remove(&(kind, key));
+                }
+                _ => {}
+            }
+        }
+        done(Ok(()))
+    }
+
+    fn documents(&self, kind: &str) -> Result<Vec<Document>, StoreError> {
+        let documents = self.documents.lock().unwrap();
+        let of_kind = documents.iter().filter(|((stored_kind, _), _)| stored_kind == kind);
+        Ok(of_kind.map(|((kind, key), body)| Document { kind: kind.clone(), key: key.clone(), body: body.clone() }).collect())
+    }
+
+    fn execution(&self, _: &str) -> Result<Option<ExecutionRecord>, StoreError> {
+        Ok(None)
+    }
+
+    fn executions(&self, _: Option<&str>, _: Option<&str>) -> Result<Vec<ExecutionRecord>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    fn open_executions(&self) -> Result<Vec<(ExecutionRecord, Vec<String>)>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    fn history(&self, _: &str) -> Result<Vec<String>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    fn closed_before(&self, _: i64) -> Result<Vec<String>, StoreError> {
+        Ok(Vec::new())
+    }
+}
+
+/// The one place that builds a runtime: these tests never reach it (execution operations are
+/// tested end to end), only requests refused before it.
+fn runtime() -> Arc<Runtime> {
+    Arc::new(Runtime {})
+}
+
+pub struct Api {
+    router: Router,
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub request_id: String,
+    pub body: Value,
+}
+
+impl Api {
+    pub fn new() -> Api {
+        let catalog = Catalog::open(Arc::new(MemoryStore::default()), "us-east-1", "000000000000").unwrap();
+        Api { router: router(ApiState { catalog: Arc::new(catalog), runtime: runtime() }) }
+    }
+
+    /// POSTs `body` with the given X-Amz-Target (none when `None`) and Host.
+    pub async fn send(&self, target: Option<&str>, host: &str, body: &str) -> Answer {
+        let mut request = Request::post("/").header("content-type", "application/x-amz-json-1.0").header("host", host);
+        if let Some(target) = target {
+            request = request.header("x-amz-target", target);
+        }
+        let response = self.router.clone().oneshot(request.body(Body::from(body.to_owned())).unwrap()).await.unwrap();
+        let header = |name: &str| response.headers().get(name).map(|value| value.to_str().unwrap().to_owned()).unwrap_or_default();
+        let (status, content_type, request_id) = (response.status(), header("content-type"), header("x-amzn-requestid"));
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        Answer { status, content_type, request_id, body: serde_json::from_slice(&bytes).unwrap() }
+    }
+
+    pub async fn call(&self, action: &str, body: Value) -> Answer {
+        self.send(Some(&format!("AWSStepFunctions.{action}")), "127.0.0.1:8083", &body.to_string()).await
+    }
+
+    /// The answer of a call that must succeed.
+    pub async fn ok(&self, action: &str, body: Value) -> Value {
+        let answer = self.call(action, body).await;
+        assert_eq!(answer.status, StatusCode::OK, "{action}: {}", answer.body);
+        answer.body
+    }
+
+    /// The error code (what SDKs read from `__type`) and message of a call that must fail with 400.
+    pub async fn error(&self, action: &str, body: Value) -> (String, String) {
+        let answer = self.call(action, body).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{action}: {}", answer.body);
+        error_of(&answer.body)
+    }
+
+    pub async fn create(&self, name: &str, definition: &Value) -> String {
+        let created = self.ok("CreateStateMachine", json!({"name": name, "definition": definition.to_string(), "roleArn": ROLE})).await;
+        created["stateMachineArn"].as_str().unwrap().to_owned()
+    }
+}
+
+pub fn error_of(body: &Value) -> (String, String) {
+    let error_type = body["__type"].as_str().unwrap();
+    let code = error_type.rsplit('#').next().unwrap().to_owned();
+    (code, body["message"].as_str().unwrap().to_owned())
+}
+
+pub fn pass() -> Value {
+    json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}})
+}
+
+pub fn pass_result() -> Value {
+    json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": 2, "End": true}}})
+}
