@@ -26,32 +26,85 @@ cargo build --workspace --all-targets
 cargo nextest run --workspace --no-fail-fast
 
 conformance="$root/../shared/conformance"
-if [ ! -f "$conformance/check.py" ]; then
+acceptance="$root/../shared/acceptance"
+if [ ! -f "$conformance/check.py" ] || [ ! -f "$acceptance/sfn_api.py" ]; then
   if [ "${CI:-}" = "true" ]; then
-    echo "conformance suite not found at $conformance" >&2
+    echo "../shared (conformance and acceptance suites) not found beside $root" >&2
     exit 1
   fi
-  echo "conformance suite not found at $conformance: not run (it runs in CI, where ../shared is present)"
+  echo "../shared not found beside $root: the conformance and acceptance suites were not run (they run in CI)"
   exit 0
 fi
-report=$(mktemp)
-# check.py exits non-zero when any case fails; the floors below are the gate.
-python3 "$conformance/check.py" -j 2 --timeout 30 --report "$report" \
-  --cmd "$root/target/debug/switchyard run --definition {definition} --input {input} --functions {functions} --format json --time-scale 0" \
-  > "$report.log" || true
-tail -n 4 "$report.log"
-python3 - "$report" "$conformance_result_floor" "$conformance_history_floor" <<'PY'
+
+# Real clients for the server: boto3 and the AWS CLI from PyPI; *.localhost names resolving to
+# the loopback (libnss-myhostname) for the `sync-` host prefix of StartSyncExecution.
+python3 -c "import boto3" 2>/dev/null || pip install --quiet boto3
+command -v aws >/dev/null 2>&1 || pip install --quiet awscli
+need_apt libnss-myhostname
+getent hosts sync-sfn.localhost >/dev/null || { echo "sync-sfn.localhost does not resolve (libnss-myhostname in /etc/nsswitch.conf?)" >&2; exit 1; }
+
+suites_passed=0
+suites_failed=0
+suite() {
+  local name=$1
+  shift
+  echo "== $name"
+  if "$@"; then suites_passed=$((suites_passed + 1)); else suites_failed=$((suites_failed + 1)); echo "== $name FAILED"; fi
+}
+
+floors() {
+  python3 - "$1" "$2" "$3" <<'PY'
 import json, sys
 results = json.load(open(sys.argv[1]))["results"]
 result_passed = sum(1 for r in results if r["result"])
 history_passed = sum(1 for r in results if r["history"])
 history_cases = sum(1 for r in results if r["history"] is not None)
 print(f"conformance cases: result level {result_passed}/{len(results)}, history level {history_passed}/{history_cases}")
-floors = [("result", result_passed, int(sys.argv[2])), ("history", history_passed, int(sys.argv[3]))]
-for level, passed, floor in floors:
+ok = True
+for level, passed, floor in (("result", result_passed, int(sys.argv[2])), ("history", history_passed, int(sys.argv[3]))):
     print(f"floor {level}: {passed} >= {floor}: {'ok' if passed >= floor else 'BELOW THE FLOOR'}")
-met = sum(1 for _, passed, floor in floors if passed >= floor)
-# The closing line counts the floor checks, the gate this run enforces.
-print(f"conformance floors: {met} passed, {len(floors) - met} failed")
-sys.exit(0 if met == len(floors) else 1)
+    ok = ok and passed >= floor
+sys.exit(0 if ok else 1)
 PY
+}
+
+conformance_run() {
+  local report
+  report=$(mktemp)
+  # check.py exits non-zero when any case fails; the floors are the gate.
+  python3 "$conformance/check.py" -j 2 --timeout 30 --report "$report" "$@" > "$report.log" || true
+  tail -n 4 "$report.log"
+  floors "$report" "$conformance_result_floor" "$conformance_history_floor"
+}
+
+suite "conformance through switchyard run" conformance_run \
+  --cmd "$root/target/debug/switchyard run --definition {definition} --input {input} --functions {functions} --format json --time-scale 0"
+
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+data_dir=$(mktemp -d)
+# The Lambda handlers the conformance cases call, gathered from the cases at run time (the cases
+# are third-party data and stay in ../shared).
+python3 - "$conformance/cases" > "$data_dir/functions.json" <<'PY'
+import glob, json, os, sys
+functions = {}
+for path in glob.glob(os.path.join(sys.argv[1], "*.json")):
+    case = json.load(open(path))
+    if isinstance(case, dict):
+        functions.update(case.get("functions") or {})
+print(json.dumps(functions))
+PY
+"$root/target/debug/switchyard" serve --listen "127.0.0.1:$port" --data-dir "$data_dir" --functions "$data_dir/functions.json" 2> "$data_dir/server.log" &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+endpoint="http://sfn.localhost:$port"
+
+suite "Step Functions acceptance (boto3)" python3 "$acceptance/sfn_api.py" --endpoint "$endpoint"
+suite "AWS CLI and boto3 clients" python3 "$root/tests/server/clients.py" --endpoint "$endpoint"
+suite "conformance through the API" conformance_run --endpoint "http://127.0.0.1:$port"
+kill $server
+suite "crash test (SIGKILL with executions in flight)" python3 "$root/tests/server/crash.py" --switchyard "$root/target/debug/switchyard"
+
+# The closing line counts these suites; each printed its own counts above.
+echo "switchyard suites: $suites_passed passed, $suites_failed failed"
+[ "$suites_failed" -eq 0 ]

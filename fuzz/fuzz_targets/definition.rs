@@ -25,6 +25,7 @@ fuzz_target!(|data: &[u8]| {
         input_text: input.to_string(),
         input,
         redrive_count: 0,
+        token_secret: String::new(),
     };
     let mut execution = Execution::start(Arc::new(machine), info, 0, 0);
     // Bounded: a definition may loop forever by design (a Pass whose Next is itself).

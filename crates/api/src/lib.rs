@@ -14,6 +14,7 @@ mod arn;
 mod constraints;
 mod error;
 mod pagination;
+mod server;
 mod sfn;
 
 use axum::body::Bytes;
@@ -28,6 +29,7 @@ use serde_json::json;
 use std::sync::Arc;
 
 pub use error::ApiError;
+pub use server::serve;
 
 /// What the API serves: the catalog (state machines, activities, tags) and the runtime
 /// (executions, activity tasks) of one region and account.

@@ -20,6 +20,7 @@ fn info(input: Value) -> ExecutionInfo {
         input_text: input.to_string(),
         input,
         redrive_count: 0,
+        token_secret: String::new(),
     }
 }
 
@@ -47,6 +48,8 @@ fn pass_choice_chain(states: usize) -> Value {
 
 fn run_once(machine: &Arc<StateMachine>, input: &Value) -> usize {
     let mut execution = Execution::start(machine.clone(), info(input.clone()), 0, 0);
+    // A 10,000-item inline Map records 40,000 events: more than AWS allows, measured all the same.
+    execution.set_max_history_events(None);
     let commands = execution.run(0);
     assert!(commands.is_empty() && matches!(execution.status(), Status::Succeeded(_)), "{:?}", execution.status());
     execution.history().len()

@@ -19,6 +19,8 @@ pub struct ExecutionInfo {
     /// the first events.
     pub input_text: String,
     pub redrive_count: u32,
+    /// Kept secret by the host: task tokens are derived from it.
+    pub token_secret: String,
 }
 
 /// ISO-8601 with milliseconds, as AWS writes times in the context object.

@@ -79,6 +79,7 @@ pub struct Details {
     pub state: Option<String>,
     pub map_run_arn: Option<String>,
     pub worker_name: Option<String>,
+    pub redrive_count: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -140,6 +141,7 @@ impl Details {
             ("heartbeatInSeconds", self.heartbeat_in_seconds),
             ("index", self.index),
             ("length", self.length),
+            ("redriveCount", self.redrive_count),
         ] {
             if let Some(number) = number {
                 out.insert(key.to_owned(), Value::from(number));

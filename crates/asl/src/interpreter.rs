@@ -17,6 +17,9 @@ use std::sync::Arc;
 pub type ActionId = u64;
 type ThreadId = usize;
 
+/// An execution whose history grows past this fails, as on AWS.
+pub const MAX_HISTORY_EVENTS: usize = 25_000;
+
 /// Payloads (state input/output, task results) may not exceed this, as on AWS.
 pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 
@@ -100,7 +103,7 @@ pub enum Status {
 
 enum Phase {
     Ready,
-    Task { action: ActionId, timeout: Option<ActionId> },
+    Task { action: ActionId, timeout: Option<ActionId>, heartbeat: Option<ActionId> },
     Wait { timer: ActionId },
     Backoff { timer: ActionId },
     Fanout(Box<Fanout>),
@@ -154,6 +157,7 @@ enum Flow {
 enum ActionOwner {
     Task(ThreadId),
     TaskTimeout(ThreadId),
+    TaskHeartbeat(ThreadId),
     Wait(ThreadId),
     Backoff(ThreadId),
     ExecutionTimeout,
@@ -171,6 +175,7 @@ pub struct Execution {
     now: i64,
     random: fastrand::Rng,
     map_runs: u32,
+    max_history_events: Option<usize>,
 }
 
 impl Execution {
@@ -187,6 +192,7 @@ impl Execution {
             now,
             random: fastrand::Rng::with_seed(seed),
             map_runs: 0,
+            max_history_events: Some(MAX_HISTORY_EVENTS),
             info: info.clone(),
         };
         let started = Details { input: Some(info.input_text.clone()), role_arn: Some(info.role_arn.clone()), ..Details::default() };
@@ -198,6 +204,11 @@ impl Execution {
         // AWS chains the first state's events to 0, not to ExecutionStarted.
         execution.spawn(machine, info.input.clone(), Variables::new(), None, 0, None, false, 0);
         execution
+    }
+
+    /// Changes the history limit (None: unlimited), for benchmarks and configured servers.
+    pub fn set_max_history_events(&mut self, limit: Option<usize>) {
+        self.max_history_events = limit;
     }
 
     pub fn status(&self) -> &Status {
@@ -214,12 +225,14 @@ impl Execution {
 
     /// Runs every ready thread until each waits or ends; returns what the host must do.
     pub fn run(&mut self, now: i64) -> Vec<Command> {
-        self.now = now;
+        self.enter(now);
         while let Some(thread) = self.ready.pop_front() {
-            if self.status != Status::Running {
-                break;
-            }
             while matches!(self.threads[thread].phase, Phase::Ready) && self.status == Status::Running {
+                if let Some(limit) = self.max_history_events.filter(|limit| self.history.len() >= *limit) {
+                    let failure = Failure::new(names::RUNTIME, format!("The execution reached the maximum number of history events ({limit})."));
+                    self.end_execution(EventType::ExecutionFailed, Status::Failed(failure.clone()), &failure);
+                    break;
+                }
                 if let Flow::Stop = self.enter_state(thread) {
                     break;
                 }
@@ -229,7 +242,7 @@ impl Execution {
     }
 
     pub fn task_succeeded(&mut self, action: ActionId, output: Value, now: i64) {
-        self.now = now;
+        self.enter(now);
         let Some(ActionOwner::Task(thread)) = self.actions.remove(&action) else { return };
         self.clear_task_timeout(thread);
         let (state, machine) = self.current_state(thread);
@@ -259,8 +272,69 @@ impl Execution {
         }
     }
 
+    /// A worker took an activity task (GetActivityTask).
+    pub fn task_started(&mut self, action: ActionId, worker_name: Option<String>, now: i64) {
+        self.enter(now);
+        let Some(ActionOwner::Task(thread)) = self.actions.get(&action) else { return };
+        let thread = *thread;
+        self.record_for(thread, EventType::ActivityStarted, Some(Details { worker_name, ..Details::default() }));
+        let (index, machine) = self.current_state(thread);
+        if let StateKind::Task(task) = &machine.states[index].kind {
+            if let Ok(heartbeat) = self.seconds(thread, &machine.states[index], task.heartbeat.as_ref()) {
+                self.arm_heartbeat(thread, heartbeat);
+            }
+        }
+    }
+
+    /// SendTaskHeartbeat: the heartbeat deadline starts again. False when the task is not open.
+    pub fn task_heartbeat(&mut self, action: ActionId, now: i64) -> bool {
+        self.enter(now);
+        let Some(ActionOwner::Task(thread)) = self.actions.get(&action) else { return false };
+        let thread = *thread;
+        let Phase::Task { heartbeat: Some(timer), .. } = self.threads[thread].phase else { return true };
+        self.actions.remove(&timer);
+        self.commands.push(Command::Cancel { action: timer });
+        let (index, machine) = self.current_state(thread);
+        if let StateKind::Task(task) = &machine.states[index].kind {
+            if let Ok(heartbeat) = self.seconds(thread, &machine.states[index], task.heartbeat.as_ref()) {
+                self.arm_heartbeat(thread, heartbeat);
+            }
+        }
+        true
+    }
+
+    /// RedriveExecution: a FAILED, TIMED_OUT or ABORTED execution runs again from the state where
+    /// it stopped, with that state's input (a Parallel or Map there runs again whole). False when
+    /// the execution is not in a state that can be redriven.
+    pub fn redrive(&mut self, now: i64) -> bool {
+        self.enter(now);
+        if matches!(self.status, Status::Running | Status::Succeeded(_)) {
+            return false;
+        }
+        self.status = Status::Running;
+        let info = Arc::make_mut(&mut self.info);
+        info.redrive_count += 1;
+        let details = Details { redrive_count: Some(u64::from(info.redrive_count)), ..Details::default() };
+        let previous = self.history.last().map_or(0, |event| event.id);
+        let id = self.record(EventType::ExecutionRedriven, previous, Some(details));
+        let root = &mut self.threads[0];
+        root.phase = Phase::Ready;
+        root.last_event = id;
+        self.ready.push_back(0);
+        if let Some(seconds) = root.machine.timeout_seconds {
+            let action = self.new_action(ActionOwner::ExecutionTimeout);
+            self.commands.push(Command::StartTimer { action, at: now + seconds as i64 * 1000 });
+        }
+        true
+    }
+
+    /// Whether a task action is still waiting for its outcome.
+    pub fn is_open(&self, action: ActionId) -> bool {
+        matches!(self.actions.get(&action), Some(ActionOwner::Task(_)))
+    }
+
     pub fn task_failed(&mut self, action: ActionId, failure: Failure, now: i64) {
-        self.now = now;
+        self.enter(now);
         let Some(ActionOwner::Task(thread)) = self.actions.remove(&action) else { return };
         self.clear_task_timeout(thread);
         let (state, machine) = self.current_state(thread);
@@ -269,7 +343,7 @@ impl Execution {
     }
 
     pub fn timer_fired(&mut self, action: ActionId, now: i64) {
-        self.now = now;
+        self.enter(now);
         match self.actions.remove(&action) {
             Some(ActionOwner::Wait(thread)) => {
                 self.threads[thread].phase = Phase::Ready;
@@ -283,7 +357,8 @@ impl Execution {
                     self.ready.push_back(thread);
                 }
             }
-            Some(ActionOwner::TaskTimeout(thread)) => self.task_timed_out(thread),
+            Some(ActionOwner::TaskTimeout(thread)) => self.task_timed_out(thread, names::TIMEOUT),
+            Some(ActionOwner::TaskHeartbeat(thread)) => self.task_timed_out(thread, names::HEARTBEAT_TIMEOUT),
             Some(ActionOwner::ExecutionTimeout) => {
                 let failure = Failure::without_cause(names::TIMEOUT);
                 self.end_execution(EventType::ExecutionTimedOut, Status::TimedOut(failure.clone()), &failure);
@@ -294,13 +369,21 @@ impl Execution {
 
     /// StopExecution: every running thread is aborted and the execution ends ABORTED.
     pub fn stop(&mut self, error: Option<String>, cause: Option<String>, now: i64) {
-        self.now = now;
+        self.enter(now);
         if self.status != Status::Running {
             return;
         }
         let failure = Failure { error: error.unwrap_or_default(), cause };
         self.abort_thread(0);
         self.end_execution(EventType::ExecutionAborted, Status::Aborted(failure.clone()), &failure);
+    }
+
+    /// Every call from the host starts here. Expressions that draw random numbers (States.UUID,
+    /// $random) use the thread-local generator; seeding it from the execution's own generator
+    /// makes a replay after a restart draw the same numbers.
+    fn enter(&mut self, now: i64) {
+        self.now = now;
+        fastrand::seed(self.random.u64(..));
     }
 
     // ----- entering and leaving states -------------------------------------------------------
@@ -356,11 +439,7 @@ impl Execution {
                 self.fail_thread(thread, Failure { error: error.unwrap_or_default(), cause });
                 Ok(Flow::Stop)
             }
-            StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_) => {
-                let payload = self.payload(thread, state)?;
-                self.threads[thread].payload = payload;
-                Ok(self.attempt(thread))
-            }
+            StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_) => Ok(self.attempt(thread)),
         }
     }
 
@@ -368,12 +447,22 @@ impl Execution {
     fn attempt(&mut self, thread: ThreadId) -> Flow {
         let (index, machine) = self.current_state(thread);
         let state = &machine.states[index];
-        let outcome = match &state.kind {
-            StateKind::Task(task) => self.dispatch(thread, state, task),
+        if let StateKind::Task(task) = &state.kind {
+            if needs_token(&Integration::of(&task.resource)) {
+                let token = self.task_token(thread);
+                self.threads[thread].task_token = Some(token);
+            }
+        }
+        // Each attempt evaluates the state's input processing afresh (a retry gets a new token).
+        let outcome = self.payload(thread, state).and_then(|payload| {
+            self.threads[thread].payload = payload;
+            match &state.kind {
+                StateKind::Task(task) => self.dispatch(thread, state, task),
             StateKind::Parallel { branches } => self.start_parallel(thread, branches),
-            StateKind::Map(map) => self.start_map(thread, state, map),
-            _ => Ok(Flow::Stop),
-        };
+                StateKind::Map(map) => self.start_map(thread, state, map),
+                _ => Ok(Flow::Stop),
+            }
+        });
         match outcome {
             Ok(flow) => flow,
             Err(failure) => {
@@ -667,18 +756,21 @@ impl Execution {
             }
         };
         self.record_for(thread, scheduled, Some(details));
-        let mut started_details = Details::default();
-        service_labels(&task.resource, &mut started_details);
-        let started_details = matches!(integration, Integration::Service { .. }).then_some(started_details);
-        self.record_for(thread, started, started_details);
         let action = self.new_action(ActionOwner::Task(thread));
         let timeout_timer = timeout.map(|seconds| {
             let timer = self.new_action(ActionOwner::TaskTimeout(thread));
             self.commands.push(Command::StartTimer { action: timer, at: self.now + seconds as i64 * 1000 });
             timer
         });
+        self.threads[thread].phase = Phase::Task { action, timeout: timeout_timer, heartbeat: None };
+        // An activity starts when a worker takes it (`task_started`); everything else at once.
+        if integration != Integration::Activity {
+            let mut started_details = Details::default();
+            service_labels(&task.resource, &mut started_details);
+            self.record_for(thread, started, Some(started_details).filter(|_| matches!(integration, Integration::Service { .. })));
+            self.arm_heartbeat(thread, heartbeat);
+        }
         let current = &mut self.threads[thread];
-        current.phase = Phase::Task { action, timeout: timeout_timer };
         self.commands.push(Command::RunTask(TaskRequest {
             action,
             state_name: state.name.clone(),
@@ -704,10 +796,21 @@ impl Execution {
         self.record_for(thread, event, Some(details));
     }
 
-    fn task_timed_out(&mut self, thread: ThreadId) {
-        let Phase::Task { action, .. } = self.threads[thread].phase else { return };
-        self.actions.remove(&action);
-        self.commands.push(Command::Cancel { action });
+    fn arm_heartbeat(&mut self, thread: ThreadId, seconds: Option<u64>) {
+        let Some(seconds) = seconds else { return };
+        let timer = self.new_action(ActionOwner::TaskHeartbeat(thread));
+        self.commands.push(Command::StartTimer { action: timer, at: self.now + seconds as i64 * 1000 });
+        if let Phase::Task { heartbeat, .. } = &mut self.threads[thread].phase {
+            *heartbeat = Some(timer);
+        }
+    }
+
+    fn task_timed_out(&mut self, thread: ThreadId, error: &str) {
+        let Phase::Task { action, timeout, heartbeat } = self.threads[thread].phase else { return };
+        for action in std::iter::once(action).chain(timeout).chain(heartbeat) {
+            self.actions.remove(&action);
+            self.commands.push(Command::Cancel { action });
+        }
         let (index, machine) = self.current_state(thread);
         let resource = task_resource(&machine.states[index]);
         let event = match Integration::of(resource) {
@@ -715,7 +818,7 @@ impl Execution {
             Integration::Activity => EventType::ActivityTimedOut,
             Integration::Service { .. } => EventType::TaskTimedOut,
         };
-        let failure = Failure::without_cause(names::TIMEOUT);
+        let failure = Failure::without_cause(error);
         let mut details = Details { error: Some(failure.error.clone()), ..Details::default() };
         service_labels(resource, &mut details);
         self.record_for(thread, event, Some(details));
@@ -723,10 +826,27 @@ impl Execution {
     }
 
     fn clear_task_timeout(&mut self, thread: ThreadId) {
-        if let Phase::Task { timeout: Some(timer), .. } = self.threads[thread].phase {
-            self.actions.remove(&timer);
-            self.commands.push(Command::Cancel { action: timer });
+        if let Phase::Task { timeout, heartbeat, .. } = self.threads[thread].phase {
+            for timer in timeout.into_iter().chain(heartbeat) {
+                self.actions.remove(&timer);
+                self.commands.push(Command::Cancel { action: timer });
+            }
         }
+    }
+
+    /// A task token: unguessable (it hashes the execution's secret), yet the same when the
+    /// execution is replayed after a restart, so tokens handed out before a crash stay valid.
+    fn task_token(&self, thread: ThreadId) -> String {
+        use sha2::{Digest, Sha256};
+        let current = &self.threads[thread];
+        let mut hash = Sha256::new();
+        hash.update(self.info.token_secret.as_bytes());
+        hash.update(current.entered_event.to_le_bytes());
+        hash.update(current.retry_count.to_le_bytes());
+        let digest = hash.finalize();
+        let nonce: String = digest.iter().take(20).map(|byte| format!("{byte:02x}")).collect();
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}#{}#{}", self.info.execution_arn, current.entered_event, nonce))
     }
 
     // ----- Parallel and Map ---------------------------------------------------------------------
@@ -1011,8 +1131,8 @@ impl Execution {
     fn abort_thread(&mut self, thread: ThreadId) {
         let phase = std::mem::replace(&mut self.threads[thread].phase, Phase::Done);
         let aborted = match phase {
-            Phase::Task { action, timeout } => {
-                for action in std::iter::once(action).chain(timeout) {
+            Phase::Task { action, timeout, heartbeat } => {
+                for action in std::iter::once(action).chain(timeout).chain(heartbeat) {
                     self.actions.remove(&action);
                     self.commands.push(Command::Cancel { action });
                 }
@@ -1482,6 +1602,11 @@ fn evaluation_location(failure: &Failure) -> Option<String> {
     (!field.contains(' ')).then(|| field.to_owned())
 }
 
+/// Activities and `.waitForTaskToken` integrations complete through a task token.
+fn needs_token(integration: &Integration) -> bool {
+    matches!(integration, Integration::Activity | Integration::Service { pattern: Pattern::WaitForTaskToken, .. })
+}
+
 fn task_resource(state: &State) -> &str {
     match &state.kind {
         StateKind::Task(task) => &task.resource,
@@ -1537,5 +1662,110 @@ fn aborted_event(kind: &StateKind) -> EventType {
         StateKind::Map(_) => EventType::MapStateAborted,
         StateKind::Wait(_) => EventType::WaitStateAborted,
         _ => EventType::TaskStateAborted,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn info() -> ExecutionInfo {
+        ExecutionInfo {
+            execution_arn: "arn:aws:states:us-east-1:000000000000:execution:m:e".into(),
+            name: "e".into(),
+            state_machine_arn: "arn:aws:states:us-east-1:000000000000:stateMachine:m".into(),
+            state_machine_name: "m".into(),
+            role_arn: "r".into(),
+            region: "us-east-1".into(),
+            start_time: 0,
+            input: json!({}),
+            input_text: "{}".into(),
+            redrive_count: 0,
+            token_secret: "secret".into(),
+        }
+    }
+
+    fn machine(definition: Value) -> Arc<StateMachine> {
+        Arc::new(StateMachine::compile(&definition).unwrap())
+    }
+
+    #[test]
+    fn a_history_past_the_limit_fails_the_execution() {
+        let looping = machine(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "A"}}}));
+        let mut execution = Execution::start(looping, info(), 0, 0);
+        execution.set_max_history_events(Some(100));
+        execution.run(0);
+        let Status::Failed(failure) = execution.status() else { panic!("{:?}", execution.status()) };
+        assert_eq!(failure.error, "States.Runtime");
+        assert!(execution.history().len() <= 102);
+    }
+
+    #[test]
+    fn tasks_are_commands_and_their_outcomes_drive_the_execution() {
+        let task = machine(json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "f"}, "End": true}}}));
+        let mut execution = Execution::start(task, info(), 0, 0);
+        let commands = execution.run(0);
+        let [Command::RunTask(request)] = commands.as_slice() else { panic!("{commands:?}") };
+        assert_eq!(request.parameters, json!({"FunctionName": "f"}));
+        execution.task_succeeded(request.action, json!({"ok": 1}), 5);
+        execution.run(5);
+        assert_eq!(execution.status(), &Status::Succeeded(json!({"ok": 1})));
+    }
+
+    #[test]
+    fn activity_tokens_are_stable_across_replays_and_start_with_the_worker() {
+        let activity = machine(json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:us-east-1:000000000000:activity:a", "End": true}}}));
+        let token_of = |execution: &mut Execution| match execution.run(0).as_slice() {
+            [Command::RunTask(request)] => (request.action, request.task_token.clone().unwrap()),
+            other => panic!("{other:?}"),
+        };
+        let mut first = Execution::start(activity.clone(), info(), 0, 0);
+        let mut replayed = Execution::start(activity, info(), 0, 0);
+        let (action, token) = token_of(&mut first);
+        assert_eq!(token_of(&mut replayed), (action, token));
+        let types = |execution: &Execution| execution.history().iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>();
+        assert_eq!(types(&first).last(), Some(&"ActivityScheduled"));
+        first.task_started(action, Some("w".into()), 1);
+        assert_eq!(types(&first).last(), Some(&"ActivityStarted"));
+    }
+
+    #[test]
+    fn a_redriven_execution_runs_again_from_the_state_that_failed() {
+        let task = machine(json!({"StartAt": "P", "States": {
+            "P": {"Type": "Pass", "Next": "T"},
+            "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true}}}));
+        let mut execution = Execution::start(task, info(), 0, 0);
+        let Command::RunTask(first) = execution.run(0).remove(0) else { panic!() };
+        execution.task_failed(first.action, Failure::new("Boom", "once"), 1);
+        execution.run(1);
+        assert!(matches!(execution.status(), Status::Failed(_)));
+        assert!(execution.redrive(2));
+        let Command::RunTask(second) = execution.run(2).remove(0) else { panic!() };
+        execution.task_succeeded(second.action, json!("fine"), 3);
+        execution.run(3);
+        assert_eq!(execution.status(), &Status::Succeeded(json!("fine")));
+        assert_eq!(execution.info().redrive_count, 1);
+        let types: Vec<_> = execution.history().iter().map(|e| e.event_type.as_str()).collect();
+        assert_eq!(&types[7..10], ["ExecutionFailed", "ExecutionRedriven", "TaskStateEntered"]);
+        assert!(!execution.redrive(4), "a succeeded execution cannot be redriven");
+    }
+
+    #[test]
+    fn a_missed_heartbeat_times_the_task_out() {
+        let activity = machine(json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:us-east-1:000000000000:activity:a", "HeartbeatSeconds": 5, "End": true}}}));
+        let mut execution = Execution::start(activity, info(), 0, 0);
+        let Command::RunTask(request) = execution.run(0).remove(0) else { panic!() };
+        execution.task_started(request.action, None, 1);
+        let timer = execution.run(1).into_iter().find_map(|c| match c {
+            Command::StartTimer { action, at } => Some((action, at)),
+            _ => None,
+        });
+        let (timer, at) = timer.expect("a heartbeat timer");
+        assert_eq!(at, 5001);
+        execution.timer_fired(timer, at);
+        execution.run(at);
+        let Status::Failed(failure) = execution.status() else { panic!("{:?}", execution.status()) };
+        assert_eq!(failure.error, "States.HeartbeatTimeout");
     }
 }

@@ -27,9 +27,12 @@ fn convert(node: &Yaml, depth: usize) -> Result<Value, String> {
         Yaml::Mapping(entries) => {
             let mut object = Map::new();
             for (key, value) in entries {
+                // JSON has only string keys; a collection as a key (`? {a: b}: c`) has no meaning
+                // in a definition, and re-serialising nested ones grows exponentially.
                 let key = match convert(key, depth + 1)? {
                     Value::String(text) => text,
-                    other => other.to_string(),
+                    Value::Array(_) | Value::Object(_) => return Err("Invalid YAML: a mapping key must be a scalar".to_owned()),
+                    scalar => scalar.to_string(),
                 };
                 object.insert(key, convert(value, depth + 1)?);
             }
@@ -84,6 +87,13 @@ mod tests {
     fn cloudformation_tags_take_their_long_form() {
         let value = to_json("a: !Ref Bucket\nb: !GetAtt Fn.Arn\nc: !Sub 'x-${AWS::Region}'\n").unwrap();
         assert_eq!(value, json!({"a": {"Ref": "Bucket"}, "b": {"Fn::GetAtt": ["Fn", "Arn"]}, "c": {"Fn::Sub": "x-${AWS::Region}"}}));
+    }
+
+    #[test]
+    fn collections_as_keys_are_refused() {
+        assert!(to_json("? [a]\n: 1\n").unwrap_err().contains("mapping key must be a scalar"));
+        // Found by fuzzing: nested complex keys once took exponential time to re-serialise.
+        assert!(to_json(&"? ".repeat(40)).unwrap_err().contains("mapping key must be a scalar"));
     }
 
     #[test]

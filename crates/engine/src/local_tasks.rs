@@ -92,7 +92,7 @@ impl TaskDispatcher for LocalTasks {
 fn unsupported(request: &TaskRequest) -> Failure {
     Failure::new(
         "States.Runtime",
-        format!("The resource '{}' cannot run in a local run; give it a mocked response (--mock-config) or use `switchyard serve`.", request.resource),
+        format!("Switchyard cannot run the resource '{}' yet; a mock configuration (--mock-config) can answer it.", request.resource),
     )
 }
 

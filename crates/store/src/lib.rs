@@ -82,6 +82,9 @@ pub trait Store: Send + Sync + 'static {
     /// Executions still RUNNING, with their input logs in order: what recovery replays.
     fn open_executions(&self) -> Result<Vec<(ExecutionRecord, Vec<String>)>, StoreError>;
 
+    /// An execution's input log in order (for redriving a closed execution).
+    fn inputs(&self, execution_arn: &str) -> Result<Vec<String>, StoreError>;
+
     /// The stored history events (JSON) of an execution, in id order.
     fn history(&self, execution_arn: &str) -> Result<Vec<String>, StoreError>;
 

@@ -18,6 +18,10 @@ enum Command {
     Run(commands::run::RunArgs),
     /// Check a definition; prints diagnostics and fails on any ERROR.
     Validate(commands::validate::ValidateArgs),
+    /// Serve the AWS-compatible APIs on one port, with durable state under --data-dir.
+    Serve(commands::serve::ServeArgs),
+    /// Load-test a Step Functions endpoint (Switchyard's or any other).
+    Bench(commands::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -25,6 +29,8 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Run(args) => commands::run::run(args),
         Command::Validate(args) => commands::validate::validate(args),
+        Command::Serve(args) => commands::serve::serve(args),
+        Command::Bench(args) => commands::bench::bench(args),
     };
     match outcome {
         Ok(code) => code,

@@ -1,4 +1,6 @@
+pub mod bench;
 pub mod run;
+pub mod serve;
 pub mod tasks;
 pub mod validate;
 

@@ -75,6 +75,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         input,
         input_text: input_text.trim().to_owned(),
         redrive_count: 0,
+        token_secret: String::new(),
     };
     let execution = run_to_completion(machine, info, dispatcher, &RunOptions { time_scale: args.time_scale, seed: 0 });
     let mut result = Map::new();

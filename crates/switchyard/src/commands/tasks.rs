@@ -19,15 +19,20 @@ pub fn local_dispatcher(args: &RunArgs) -> anyhow::Result<Arc<dyn TaskDispatcher
         }),
         _ => None,
     };
+    Ok(Arc::new(LocalTasks::new(load_functions(args.functions.as_deref(), &args.function)?, Box::new(ProcessRunner::new()), mocks)))
+}
+
+/// Lambda functions named by `--functions FILE` and `--function NAME=FILE:HANDLER` (the latter win).
+pub fn load_functions(file: Option<&str>, each: &[String]) -> anyhow::Result<FunctionSet> {
     let mut functions = FunctionSet::new();
-    if let Some(path) = &args.functions {
+    if let Some(path) = file {
         let base = Path::new(path).parent().unwrap_or(Path::new("."));
         for spec in FunctionSpec::parse_file(&read_argument(path)?, base).map_err(|e| anyhow!("invalid functions file {path}: {e}"))? {
             functions.insert(spec);
         }
     }
-    for argument in &args.function {
+    for argument in each {
         functions.insert(FunctionSpec::parse_cli(argument).map_err(|e| anyhow!("invalid --function {argument}: {e}"))?);
     }
-    Ok(Arc::new(LocalTasks::new(functions, Box::new(ProcessRunner::new()), mocks)))
+    Ok(functions)
 }

@@ -1,0 +1,236 @@
+//! The service runtime end to end on an in-memory store: executions, activities and tokens,
+//! stops, timers, and recovery after the runtime is dropped mid-execution.
+
+use asl::definition::StateMachine;
+use asl::interpreter::TaskRequest;
+use asl::Failure;
+use engine::catalog::{MachineType, ResolvedMachine};
+use engine::runtime::{Runtime, RuntimeConfig};
+use engine::TaskDispatcher;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use store::{Acknowledge, Document, ExecutionRecord, Store, StoreError, Write};
+
+#[derive(Default)]
+struct MemoryStore {
+    executions: Mutex<BTreeMap<String, ExecutionRecord>>,
+    history: Mutex<BTreeMap<String, Vec<String>>>,
+    inputs: Mutex<BTreeMap<String, Vec<String>>>,
+}
+
+impl Store for MemoryStore {
+    fn submit(&self, writes: Vec<Write>, done: Acknowledge) {
+        for write in writes {
+            match write {
+                Write::PutExecution(record) => {
+                    self.executions.lock().unwrap().insert(record.arn.clone(), record);
+                }
+                Write::AppendHistory { execution_arn, first_event_id, events } => {
+                    let mut history = self.history.lock().unwrap();
+                    let stored = history.entry(execution_arn).or_default();
+                    assert_eq!(stored.len() as u64 + 1, first_event_id, "history appended with a gap or overlap");
+                    stored.extend(events);
+                }
+                Write::AppendInput { execution_arn, input, .. } => self.inputs.lock().unwrap().entry(execution_arn).or_default().push(input),
+                Write::DeleteExecution { arn } => {
+                    self.executions.lock().unwrap().remove(&arn);
+                }
+                Write::PutDocument(_) | Write::DeleteDocument { .. } => {}
+            }
+        }
+        done(Ok(()));
+    }
+    fn documents(&self, _kind: &str) -> Result<Vec<Document>, StoreError> {
+        Ok(Vec::new())
+    }
+    fn execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
+        Ok(self.executions.lock().unwrap().get(arn).cloned())
+    }
+    fn executions(&self, state_machine_arn: Option<&str>, status: Option<&str>) -> Result<Vec<ExecutionRecord>, StoreError> {
+        let all = self.executions.lock().unwrap();
+        Ok(all
+            .values()
+            .filter(|r| state_machine_arn.is_none_or(|arn| r.state_machine_arn == arn) && status.is_none_or(|s| r.status == s))
+            .cloned()
+            .collect())
+    }
+    fn open_executions(&self) -> Result<Vec<(ExecutionRecord, Vec<String>)>, StoreError> {
+        let inputs = self.inputs.lock().unwrap();
+        Ok(self
+            .executions
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|r| r.status == "RUNNING")
+            .map(|r| (r.clone(), inputs.get(&r.arn).cloned().unwrap_or_default()))
+            .collect())
+    }
+    fn inputs(&self, arn: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self.inputs.lock().unwrap().get(arn).cloned().unwrap_or_default())
+    }
+    fn history(&self, arn: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self.history.lock().unwrap().get(arn).cloned().unwrap_or_default())
+    }
+    fn closed_before(&self, before_ms: i64) -> Result<Vec<String>, StoreError> {
+        let all = self.executions.lock().unwrap();
+        Ok(all.values().filter(|r| r.stop_ms.is_some_and(|stop| stop < before_ms)).map(|r| r.arn.clone()).collect())
+    }
+}
+
+/// Tasks fail, except a task whose parameters say {"succeed": true}; once `healed`, all succeed.
+#[derive(Default)]
+struct NoTasks {
+    healed: std::sync::atomic::AtomicBool,
+}
+
+impl TaskDispatcher for NoTasks {
+    fn run(&self, request: &TaskRequest) -> Result<Value, Failure> {
+        if self.healed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(json!("healed"));
+        }
+        Err(Failure::new("Unsupported", request.resource.clone()))
+    }
+}
+
+fn machine(name: &str, definition: Value) -> ResolvedMachine {
+    ResolvedMachine {
+        state_machine_arn: format!("arn:aws:states:us-east-1:000000000000:stateMachine:{name}"),
+        name: name.into(),
+        version_arn: None,
+        alias_arn: None,
+        machine_type: MachineType::Standard,
+        role_arn: "arn:aws:iam::000000000000:role/r".into(),
+        definition: definition.to_string(),
+        compiled: Arc::new(StateMachine::compile(&definition).unwrap()),
+    }
+}
+
+fn open(store: &Arc<MemoryStore>) -> Runtime {
+    open_with(store, RuntimeConfig { activity_poll: Duration::from_secs(5), ..RuntimeConfig::default() })
+}
+
+fn open_with(store: &Arc<MemoryStore>, config: RuntimeConfig) -> Runtime {
+    Runtime::open(store.clone(), Arc::new(NoTasks::default()), config).unwrap()
+}
+
+async fn wait_closed(runtime: &Runtime, arn: &str) -> String {
+    for _ in 0..500 {
+        let status = runtime.describe_execution(arn).unwrap().status;
+        if status != "RUNNING" {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{arn} did not finish");
+}
+
+fn event_types(runtime: &Runtime, arn: &str) -> Vec<String> {
+    runtime.history(arn).unwrap().iter().map(|e| e["type"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn a_pass_execution_is_durable_when_started() {
+    let store = Arc::new(MemoryStore::default());
+    let runtime = open(&store);
+    let definition = json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": 1, "End": true}}});
+    let started = runtime.start_execution(machine("m", definition), Some("e1".into()), "{}".into(), None).await.unwrap();
+    let stored = store.execution(&started.execution_arn).unwrap().unwrap();
+    assert_eq!(stored.status, "SUCCEEDED");
+    let described = runtime.describe_execution(&started.execution_arn).unwrap();
+    assert_eq!(described.output.as_deref(), Some("1"));
+    assert_eq!(event_types(&runtime, &started.execution_arn), ["ExecutionStarted", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]);
+}
+
+#[tokio::test]
+async fn starting_again_is_idempotent_only_while_running_with_the_same_input() {
+    let store = Arc::new(MemoryStore::default());
+    let runtime = open(&store);
+    let waiting = json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 30, "End": true}}});
+    let first = runtime.start_execution(machine("w", waiting.clone()), Some("same".into()), "{}".into(), None).await.unwrap();
+    let again = runtime.start_execution(machine("w", waiting.clone()), Some("same".into()), "{}".into(), None).await.unwrap();
+    assert_eq!(first, again);
+    let other = runtime.start_execution(machine("w", waiting), Some("same".into()), "{\"x\":1}".into(), None).await.unwrap_err();
+    assert_eq!(other.code, "ExecutionAlreadyExists");
+    runtime.stop_execution(&first.execution_arn, Some("E".into()), Some("C".into())).await.unwrap();
+    assert_eq!(runtime.describe_execution(&first.execution_arn).unwrap().status, "ABORTED");
+}
+
+#[tokio::test]
+async fn activity_tasks_reach_workers_and_complete_by_token() {
+    let store = Arc::new(MemoryStore::default());
+    let runtime = Arc::new(open(&store));
+    let activity = "arn:aws:states:us-east-1:000000000000:activity:work";
+    let definition = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": activity, "HeartbeatSeconds": 30, "End": true}}});
+    let poller = {
+        let runtime = runtime.clone();
+        tokio::spawn(async move { runtime.get_activity_task(activity, Some("worker-1".into())).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = runtime.start_execution(machine("a", definition), None, "{\"job\":1}".into(), None).await.unwrap();
+    let task = poller.await.unwrap().unwrap().expect("a task");
+    assert_eq!(task.input, "{\"job\":1}");
+    runtime.send_task_heartbeat(&task.task_token).await.unwrap();
+    runtime.send_task_success(&task.task_token, "{\"done\":true}".into()).await.unwrap();
+    assert_eq!(wait_closed(&runtime, &started.execution_arn).await, "SUCCEEDED");
+    assert_eq!(
+        event_types(&runtime, &started.execution_arn),
+        ["ExecutionStarted", "TaskStateEntered", "ActivityScheduled", "ActivityStarted", "ActivitySucceeded", "TaskStateExited", "ExecutionSucceeded"]
+    );
+    let closed = runtime.send_task_success(&task.task_token, "{}".into()).await.unwrap_err();
+    assert_eq!(closed.code, "TaskTimedOut");
+    let garbage = runtime.send_task_heartbeat("not-a-token").await.unwrap_err();
+    assert_eq!(garbage.code, "InvalidToken");
+}
+
+#[tokio::test]
+async fn an_execution_resumes_after_the_runtime_is_dropped() {
+    let store = Arc::new(MemoryStore::default());
+    let definition = json!({"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 1, "Next": "P"},
+        "P": {"Type": "Pass", "Result": "after", "End": true}}});
+    let arn = {
+        let runtime = open(&store);
+        runtime.start_execution(machine("r", definition), Some("resume".into()), "{}".into(), None).await.unwrap().execution_arn
+    };
+    let runtime = open(&store);
+    assert_eq!(wait_closed(&runtime, &arn).await, "SUCCEEDED");
+    let types = event_types(&runtime, &arn);
+    assert_eq!(types, ["ExecutionStarted", "WaitStateEntered", "WaitStateExited", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]);
+    let ids: Vec<u64> = runtime.history(&arn).unwrap().iter().map(|e| e["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids, (1..=6).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn closed_executions_are_purged_after_the_retention() {
+    let store = Arc::new(MemoryStore::default());
+    let runtime = open_with(&store, RuntimeConfig { retention: Duration::from_millis(200), ..RuntimeConfig::default() });
+    let definition = json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}});
+    let arn = runtime.start_execution(machine("p", definition), None, "{}".into(), None).await.unwrap().execution_arn;
+    assert_eq!(runtime.describe_execution(&arn).unwrap().status, "SUCCEEDED");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(runtime.describe_execution(&arn).unwrap_err().code, "ExecutionDoesNotExist");
+}
+
+#[tokio::test]
+async fn a_failed_execution_is_redriven_from_the_failed_state() {
+    let store = Arc::new(MemoryStore::default());
+    let tasks = Arc::new(NoTasks::default());
+    let runtime = Runtime::open(store.clone(), tasks.clone(), RuntimeConfig::default()).unwrap();
+    let definition = json!({"StartAt": "P", "States": {
+        "P": {"Type": "Pass", "Next": "T"},
+        "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true}}});
+    let arn = runtime.start_execution(machine("rd", definition), None, "{}".into(), None).await.unwrap().execution_arn;
+    assert_eq!(wait_closed(&runtime, &arn).await, "FAILED");
+    assert_eq!(runtime.redrive_execution("arn:aws:states:us-east-1:000000000000:execution:rd:nope").await.unwrap_err().code, "ExecutionDoesNotExist");
+    tasks.healed.store(true, std::sync::atomic::Ordering::SeqCst);
+    runtime.redrive_execution(&arn).await.unwrap();
+    assert_eq!(wait_closed(&runtime, &arn).await, "SUCCEEDED");
+    let described = runtime.describe_execution(&arn).unwrap();
+    assert_eq!((described.redrive_count, described.output.as_deref()), (1, Some("\"healed\"")));
+    let types = event_types(&runtime, &arn);
+    assert_eq!(types.iter().filter(|t| *t == "ExecutionRedriven").count(), 1);
+    assert_eq!(types.last().map(String::as_str), Some("ExecutionSucceeded"));
+    assert_eq!(runtime.redrive_execution(&arn).await.unwrap_err().code, "ExecutionNotRedrivable");
+}

@@ -1,0 +1,53 @@
+//! `switchyard serve`: every AWS-compatible API on one port, state durable under the data dir.
+
+use anyhow::Context;
+use api::ApiState;
+use clap::Args;
+use compute::ProcessRunner;
+use engine::catalog::Catalog;
+use engine::local_tasks::LocalTasks;
+use engine::runtime::{Runtime, RuntimeConfig};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+use store::{SqliteStore, Store};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8083")]
+    listen: String,
+    /// Where state is kept.
+    #[arg(long, default_value = "./.switchyard")]
+    data_dir: PathBuf,
+    /// The region in ARNs.
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    /// The account in ARNs.
+    #[arg(long, default_value = "000000000000")]
+    account: String,
+    /// Lambda functions for Task states: {NAME: {"arn", "handler", "handler_source" | "code_dir", "runtime"}}.
+    #[arg(long)]
+    functions: Option<String>,
+    /// A Lambda function as NAME=FILE.py:handler (repeatable).
+    #[arg(long = "function", value_name = "NAME=FILE:HANDLER")]
+    function: Vec<String>,
+}
+
+pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let functions = super::tasks::load_functions(args.functions.as_deref(), &args.function)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&args.data_dir).with_context(|| format!("opening the store in {}", args.data_dir.display()))?);
+        let catalog = Arc::new(Catalog::open(store.clone(), &args.region, &args.account)?);
+        let config = RuntimeConfig { region: args.region.clone(), account: args.account.clone(), ..RuntimeConfig::default() };
+        let executions = Arc::new(Runtime::open(store, Arc::new(LocalTasks::new(functions, Box::new(ProcessRunner::new()), None)), config)?);
+        let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+        eprintln!("switchyard serving on http://{} (data in {}), ready in {:.1} ms", args.listen, args.data_dir.display(), started.elapsed().as_secs_f64() * 1000.0);
+        api::serve(listener, ApiState { catalog, runtime: executions }).await?;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
