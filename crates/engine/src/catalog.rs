@@ -1370,13 +1370,12 @@ fn pick_route(routing: &[Route]) -> Option<&Route> {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Mutex as StdMutex;
     use store::{Acknowledge, ExecutionRecord};
 
-    /// Keeps documents in memory; `failing` makes every batch fail.
+    /// The memory store, whose batches all fail while `failing` is set.
     #[derive(Default)]
     struct MemoryStore {
-        documents: StdMutex<BTreeMap<(String, String), String>>,
+        inner: store::MemoryStore,
         failing: AtomicBool,
     }
 
@@ -1385,48 +1384,35 @@ mod tests {
             if self.failing.load(Ordering::SeqCst) {
                 return done(Err(StoreError("disk full".to_owned())));
             }
-            let mut documents = self.documents.lock().unwrap();
-            for write in writes {
-                match write {
-                    Write::PutDocument(document) => {
-                        documents.insert((document.kind, document.key), document.body);
-                    }
-                    Write::DeleteDocument { kind, key } => {
-                        documents.remove(&(kind, key));
-                    }
-                    _ => {}
-                }
-            }
-            done(Ok(()))
+            self.inner.submit(writes, done)
         }
 
         fn documents(&self, kind: &str) -> Result<Vec<Document>, StoreError> {
-            let documents = self.documents.lock().unwrap();
-            Ok(documents
-                .iter()
-                .filter(|((stored_kind, _), _)| stored_kind == kind)
-                .map(|((kind, key), body)| Document { kind: kind.clone(), key: key.clone(), body: body.clone() })
-                .collect())
+            self.inner.documents(kind)
         }
 
-        fn execution(&self, _: &str) -> Result<Option<ExecutionRecord>, StoreError> {
-            Ok(None)
+        fn execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
+            self.inner.execution(arn)
         }
 
-        fn executions(&self, _: Option<&str>, _: Option<&str>) -> Result<Vec<ExecutionRecord>, StoreError> {
-            Ok(Vec::new())
+        fn executions(&self, state_machine_arn: Option<&str>, status: Option<&str>) -> Result<Vec<ExecutionRecord>, StoreError> {
+            self.inner.executions(state_machine_arn, status)
         }
 
         fn open_executions(&self) -> Result<Vec<(ExecutionRecord, Vec<String>)>, StoreError> {
-            Ok(Vec::new())
+            self.inner.open_executions()
         }
 
-        fn history(&self, _: &str) -> Result<Vec<String>, StoreError> {
-            Ok(Vec::new())
+        fn inputs(&self, arn: &str) -> Result<Vec<String>, StoreError> {
+            self.inner.inputs(arn)
         }
 
-        fn closed_before(&self, _: i64) -> Result<Vec<String>, StoreError> {
-            Ok(Vec::new())
+        fn history(&self, arn: &str) -> Result<Vec<String>, StoreError> {
+            self.inner.history(arn)
+        }
+
+        fn closed_before(&self, before_ms: i64) -> Result<Vec<String>, StoreError> {
+            self.inner.closed_before(before_ms)
         }
     }
 
@@ -1739,7 +1725,9 @@ mod tests {
         assert_eq!(failure(catalog.describe_state_machine(&arn)).0, "StateMachineDoesNotExist");
         assert_eq!(failure(catalog.resolve(&format!("{arn}:1"))).0, "StateMachineDoesNotExist");
         assert_eq!(failure(catalog.tags(&arn)).0, "ResourceNotFound");
-        assert!(store.documents.lock().unwrap().is_empty());
+        for kind in [kinds::STATE_MACHINE, kinds::VERSION, kinds::ALIAS, kinds::ACTIVITY, kinds::TAGS] {
+            assert!(store.documents(kind).unwrap().is_empty(), "{kind} documents left");
+        }
     }
 
     #[tokio::test]

@@ -8,76 +8,9 @@ use engine::catalog::{MachineType, ResolvedMachine};
 use engine::runtime::{Runtime, RuntimeConfig};
 use engine::TaskDispatcher;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-use store::{Acknowledge, Document, ExecutionRecord, Store, StoreError, Write};
-
-#[derive(Default)]
-struct MemoryStore {
-    executions: Mutex<BTreeMap<String, ExecutionRecord>>,
-    history: Mutex<BTreeMap<String, Vec<String>>>,
-    inputs: Mutex<BTreeMap<String, Vec<String>>>,
-}
-
-impl Store for MemoryStore {
-    fn submit(&self, writes: Vec<Write>, done: Acknowledge) {
-        for write in writes {
-            match write {
-                Write::PutExecution(record) => {
-                    self.executions.lock().unwrap().insert(record.arn.clone(), record);
-                }
-                Write::AppendHistory { execution_arn, first_event_id, events } => {
-                    let mut history = self.history.lock().unwrap();
-                    let stored = history.entry(execution_arn).or_default();
-                    assert_eq!(stored.len() as u64 + 1, first_event_id, "history appended with a gap or overlap");
-                    stored.extend(events);
-                }
-                Write::AppendInput { execution_arn, input, .. } => self.inputs.lock().unwrap().entry(execution_arn).or_default().push(input),
-                Write::DeleteExecution { arn } => {
-                    self.executions.lock().unwrap().remove(&arn);
-                }
-                Write::PutDocument(_) | Write::DeleteDocument { .. } => {}
-            }
-        }
-        done(Ok(()));
-    }
-    fn documents(&self, _kind: &str) -> Result<Vec<Document>, StoreError> {
-        Ok(Vec::new())
-    }
-    fn execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
-        Ok(self.executions.lock().unwrap().get(arn).cloned())
-    }
-    fn executions(&self, state_machine_arn: Option<&str>, status: Option<&str>) -> Result<Vec<ExecutionRecord>, StoreError> {
-        let all = self.executions.lock().unwrap();
-        Ok(all
-            .values()
-            .filter(|r| state_machine_arn.is_none_or(|arn| r.state_machine_arn == arn) && status.is_none_or(|s| r.status == s))
-            .cloned()
-            .collect())
-    }
-    fn open_executions(&self) -> Result<Vec<(ExecutionRecord, Vec<String>)>, StoreError> {
-        let inputs = self.inputs.lock().unwrap();
-        Ok(self
-            .executions
-            .lock()
-            .unwrap()
-            .values()
-            .filter(|r| r.status == "RUNNING")
-            .map(|r| (r.clone(), inputs.get(&r.arn).cloned().unwrap_or_default()))
-            .collect())
-    }
-    fn inputs(&self, arn: &str) -> Result<Vec<String>, StoreError> {
-        Ok(self.inputs.lock().unwrap().get(arn).cloned().unwrap_or_default())
-    }
-    fn history(&self, arn: &str) -> Result<Vec<String>, StoreError> {
-        Ok(self.history.lock().unwrap().get(arn).cloned().unwrap_or_default())
-    }
-    fn closed_before(&self, before_ms: i64) -> Result<Vec<String>, StoreError> {
-        let all = self.executions.lock().unwrap();
-        Ok(all.values().filter(|r| r.stop_ms.is_some_and(|stop| stop < before_ms)).map(|r| r.arn.clone()).collect())
-    }
-}
+use store::{MemoryStore, Store};
 
 /// Tasks fail, except a task whose parameters say {"succeed": true}; once `healed`, all succeed.
 #[derive(Default)]

@@ -9,8 +9,10 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+pub mod memory;
 pub mod sqlite;
 
+pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,68 +9,29 @@ use axum::Router;
 use engine::catalog::Catalog;
 use engine::runtime::Runtime;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-use store::{Acknowledge, Document, ExecutionRecord, Store, StoreError, Write};
+use std::sync::Arc;
+use asl::interpreter::TaskRequest;
+use asl::Failure;
+use engine::runtime::RuntimeConfig;
+use engine::TaskDispatcher;
+use store::MemoryStore;
 use tower::ServiceExt;
 
 pub const ROLE: &str = "arn:aws:iam::123456789012:role/test";
 pub const PREFIX: &str = "arn:aws:states:us-east-1:000000000000:";
 
-/// Keeps the catalog's documents in memory; acknowledges every batch at once.
-#[derive(Default)]
-pub struct MemoryStore {
-    documents: Mutex<BTreeMap<(String, String), String>>,
+/// The one place that builds a runtime, over the same store as the catalog.
+fn runtime(store: Arc<MemoryStore>) -> Arc<Runtime> {
+    Arc::new(Runtime::open(store, Arc::new(NoTasks), RuntimeConfig::default()).unwrap())
 }
 
-impl Store for MemoryStore {
-    fn submit(&self, writes: Vec<Write>, done: Acknowledge) {
-        let mut documents = self.documents.lock().unwrap();
-        for write in writes {
-            match write {
-                Write::PutDocument(document) => {
-                    documents.insert((document.kind, document.key), document.body);
-                }
-                Write::DeleteDocument { kind, key } => {
-                    documents.remove(&(kind, key));
-                }
-                _ => {}
-            }
-        }
-        done(Ok(()))
-    }
+/// Tasks are not what these tests are about.
+struct NoTasks;
 
-    fn documents(&self, kind: &str) -> Result<Vec<Document>, StoreError> {
-        let documents = self.documents.lock().unwrap();
-        let of_kind = documents.iter().filter(|((stored_kind, _), _)| stored_kind == kind);
-        Ok(of_kind.map(|((kind, key), body)| Document { kind: kind.clone(), key: key.clone(), body: body.clone() }).collect())
+impl TaskDispatcher for NoTasks {
+    fn run(&self, request: &TaskRequest) -> Result<Value, Failure> {
+        Err(Failure::new("Unsupported", request.resource.clone()))
     }
-
-    fn execution(&self, _: &str) -> Result<Option<ExecutionRecord>, StoreError> {
-        Ok(None)
-    }
-
-    fn executions(&self, _: Option<&str>, _: Option<&str>) -> Result<Vec<ExecutionRecord>, StoreError> {
-        Ok(Vec::new())
-    }
-
-    fn open_executions(&self) -> Result<Vec<(ExecutionRecord, Vec<String>)>, StoreError> {
-        Ok(Vec::new())
-    }
-
-    fn history(&self, _: &str) -> Result<Vec<String>, StoreError> {
-        Ok(Vec::new())
-    }
-
-    fn closed_before(&self, _: i64) -> Result<Vec<String>, StoreError> {
-        Ok(Vec::new())
-    }
-}
-
-/// The one place that builds a runtime: these tests never reach it (execution operations are
-/// tested end to end), only requests refused before it.
-fn runtime() -> Arc<Runtime> {
-    Arc::new(Runtime {})
 }
 
 pub struct Api {
@@ -86,8 +47,9 @@ pub struct Answer {
 
 impl Api {
     pub fn new() -> Api {
-        let catalog = Catalog::open(Arc::new(MemoryStore::default()), "us-east-1", "000000000000").unwrap();
-        Api { router: router(ApiState { catalog: Arc::new(catalog), runtime: runtime() }) }
+        let store = Arc::new(MemoryStore::new());
+        let catalog = Catalog::open(store.clone(), "us-east-1", "000000000000").unwrap();
+        Api { router: router(ApiState { catalog: Arc::new(catalog), runtime: runtime(store) }) }
     }
 
     /// POSTs `body` with the given X-Amz-Target (none when `None`) and Host.
