@@ -490,3 +490,96 @@ async fn task_requests_are_checked_against_the_model() {
     let (code, _) = api.error("SendTaskFailure", json!({"taskToken": "t", "error": "e".repeat(257)})).await;
     assert_eq!(code, "ValidationException");
 }
+
+// --- executions through the runtime --------------------------------------------------------
+
+fn three_passes() -> Value {
+    json!({"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Result": "a", "ResultPath": "$.a", "Next": "B"},
+        "B": {"Type": "Pass", "Next": "C"},
+        "C": {"Type": "Pass", "End": true},
+    }})
+}
+
+async fn closed(api: &Api, execution_arn: &Value) -> Value {
+    for _ in 0..500 {
+        let described = api.ok("DescribeExecution", json!({"executionArn": execution_arn})).await;
+        if described["status"] != "RUNNING" {
+            return described;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("{execution_arn} did not close");
+}
+
+#[tokio::test]
+async fn an_execution_is_started_described_and_listed() {
+    let api = Api::new();
+    let arn = api.create("runs", &three_passes()).await;
+    let started = api.ok("StartExecution", json!({"stateMachineArn": arn, "name": "first", "input": "{\"x\": 1}"})).await;
+    let execution = format!("{PREFIX}execution:runs:first");
+    assert_eq!(started["executionArn"], execution);
+    assert!(started["startDate"].is_f64());
+    let described = closed(&api, &started["executionArn"]).await;
+    assert_eq!(described["status"], "SUCCEEDED");
+    assert_eq!((&described["input"], &described["output"]), (&json!("{\"x\": 1}"), &json!("{\"x\":1,\"a\":\"a\"}")));
+    assert_eq!((&described["inputDetails"], &described["outputDetails"]), (&json!({"included": true}), &json!({"included": true})));
+    assert_eq!((&described["startDate"], &described["stateMachineArn"]), (&started["startDate"], &json!(arn)));
+    let metadata = api.ok("DescribeExecution", json!({"executionArn": execution, "includedData": "METADATA_ONLY"})).await;
+    assert!(metadata.get("input").is_none() && metadata.get("output").is_none());
+
+    api.ok("StartExecution", json!({"stateMachineArn": arn, "name": "second"})).await;
+    let first_page = api.ok("ListExecutions", json!({"stateMachineArn": arn, "maxResults": 1})).await;
+    assert_eq!(first_page["executions"].as_array().unwrap().len(), 1);
+    let second_page = api.ok("ListExecutions", json!({"stateMachineArn": arn, "maxResults": 1, "nextToken": first_page["nextToken"]})).await;
+    let mut names = [strings(&first_page["executions"], "name"), strings(&second_page["executions"], "name")].concat();
+    names.sort();
+    assert_eq!(names, ["first", "second"]);
+    assert!(second_page.get("nextToken").is_none());
+    let for_execution = api.ok("DescribeStateMachineForExecution", json!({"executionArn": execution})).await;
+    assert_eq!((&for_execution["stateMachineArn"], &for_execution["name"]), (&json!(arn), &json!("runs")));
+    assert_eq!(for_execution["definition"], three_passes().to_string());
+}
+
+#[tokio::test]
+async fn histories_are_paged_reversed_and_stripped_of_data() {
+    let api = Api::new();
+    let arn = api.create("history", &three_passes()).await;
+    let execution = api.ok("StartExecution", json!({"stateMachineArn": arn, "input": "{\"secret\": true}"})).await["executionArn"].clone();
+    closed(&api, &execution).await;
+    let ids = |page: &Value| page["events"].as_array().unwrap().iter().map(|event| event["id"].as_i64().unwrap()).collect::<Vec<_>>();
+    let first = api.ok("GetExecutionHistory", json!({"executionArn": execution, "maxResults": 3, "reverseOrder": true})).await;
+    assert_eq!(ids(&first), [8, 7, 6]);
+    let second = api.ok("GetExecutionHistory", json!({"executionArn": execution, "maxResults": 3, "reverseOrder": true, "nextToken": first["nextToken"]})).await;
+    assert_eq!(ids(&second), [5, 4, 3]);
+    let forward = api.error("GetExecutionHistory", json!({"executionArn": execution, "maxResults": 3, "nextToken": first["nextToken"]})).await;
+    assert_eq!(forward.0, "InvalidToken");
+    let stripped = api.ok("GetExecutionHistory", json!({"executionArn": execution, "includeExecutionData": false})).await;
+    assert_eq!(ids(&stripped), (1..=8).collect::<Vec<_>>());
+    assert!(stripped["events"][0]["executionStartedEventDetails"].get("input").is_none());
+    assert!(stripped["events"][7]["executionSucceededEventDetails"].get("output").is_none());
+}
+
+#[tokio::test]
+async fn a_synchronous_express_execution_answers_with_its_end_and_billing() {
+    let api = Api::new();
+    let body = json!({"name": "sync", "definition": three_passes().to_string(), "roleArn": ROLE, "type": "EXPRESS"});
+    let arn = api.ok("CreateStateMachine", body).await["stateMachineArn"].clone();
+    let answer = api.send(Some("AWSStepFunctions.StartSyncExecution"), "sync-localhost", &json!({"stateMachineArn": arn, "name": "now"}).to_string()).await;
+    let ended = answer.body;
+    assert_eq!((&ended["status"], &ended["name"], &ended["stateMachineArn"]), (&json!("SUCCEEDED"), &json!("now"), &arn));
+    assert_eq!(ended["output"], "{\"a\":\"a\"}");
+    assert!(ended["executionArn"].as_str().unwrap().starts_with(&format!("{PREFIX}express:sync:now:")));
+    assert_eq!(ended["billingDetails"]["billedMemoryUsedInMB"], 64);
+    assert!(ended["billingDetails"]["billedDurationInMilliseconds"].as_i64().unwrap() >= 100);
+    assert!(ended["startDate"].is_f64() && ended["stopDate"].is_f64());
+}
+
+#[tokio::test]
+async fn task_tokens_that_are_not_tokens_are_invalid() {
+    let api = Api::new();
+    for action in ["SendTaskHeartbeat", "SendTaskFailure"] {
+        assert_eq!(api.error(action, json!({"taskToken": "not-a-token"})).await.0, "InvalidToken", "{action}");
+    }
+    assert_eq!(api.error("SendTaskSuccess", json!({"taskToken": "not-a-token", "output": "{}"})).await.0, "InvalidToken");
+}
