@@ -583,3 +583,27 @@ async fn task_tokens_that_are_not_tokens_are_invalid() {
     }
     assert_eq!(api.error("SendTaskSuccess", json!({"taskToken": "not-a-token", "output": "{}"})).await.0, "InvalidToken");
 }
+
+#[tokio::test]
+async fn a_version_or_alias_lists_the_executions_started_through_it() {
+    let api = Api::new();
+    let body = json!({"name": "listed", "definition": pass().to_string(), "roleArn": ROLE, "publish": true});
+    let arn = api.ok("CreateStateMachine", body).await["stateMachineArn"].as_str().unwrap().to_owned();
+    let version = format!("{arn}:1");
+    let alias = api.ok("CreateStateMachineAlias", json!({"name": "live", "routingConfiguration": [{"stateMachineVersionArn": version, "weight": 100}]})).await;
+    let alias = alias["stateMachineAliasArn"].as_str().unwrap().to_owned();
+    for (through, name) in [(&arn, "plain"), (&version, "versioned"), (&alias, "aliased")] {
+        let started = api.ok("StartExecution", json!({"stateMachineArn": through, "name": name})).await;
+        closed(&api, &started["executionArn"]).await;
+    }
+    let names = |listed: Value| {
+        let mut names = strings(&listed["executions"], "name");
+        names.sort();
+        names
+    };
+    assert_eq!(names(api.ok("ListExecutions", json!({"stateMachineArn": arn})).await), ["aliased", "plain", "versioned"]);
+    assert_eq!(names(api.ok("ListExecutions", json!({"stateMachineArn": version})).await), ["aliased", "versioned"]);
+    assert_eq!(names(api.ok("ListExecutions", json!({"stateMachineArn": alias})).await), ["aliased"]);
+    let redriven = api.ok("ListExecutions", json!({"stateMachineArn": arn, "redriveFilter": "REDRIVEN"})).await;
+    assert_eq!(redriven["executions"], json!([]));
+}

@@ -849,8 +849,8 @@ impl Catalog {
         }
     }
 
-    /// The type of the state machine behind a state machine, version or alias ARN.
-    pub fn machine_type(&self, arn: &str) -> Result<MachineType, ServiceError> {
+    /// The state machine behind a state machine, version or alias ARN.
+    pub fn state_machine_of(&self, arn: &str) -> Result<StateMachineSummary, ServiceError> {
         let contents = self.read();
         let not_found = || state_machine_does_not_exist(arn);
         let (name, qualifier) = self.arns.machine_reference(arn).ok_or_else(not_found)?;
@@ -860,7 +860,7 @@ impl Catalog {
             Qualifier::Version(number) => machine.versions.contains_key(&number),
             Qualifier::Alias(alias) => machine.aliases.contains_key(alias),
         };
-        exists.then_some(machine.record.machine_type).ok_or_else(not_found)
+        exists.then(|| summarize(machine)).ok_or_else(not_found)
     }
 
     /// DescribeStateMachineForExecution: the version an execution ran, else its state machine.
@@ -873,16 +873,7 @@ impl Catalog {
 
     /// ListStateMachines, by name.
     pub fn list_state_machines(&self) -> Vec<StateMachineSummary> {
-        self.read()
-            .machines
-            .values()
-            .map(|machine| StateMachineSummary {
-                arn: machine.record.arn.clone(),
-                name: machine.record.name.clone(),
-                machine_type: machine.record.machine_type,
-                creation_ms: machine.record.creation_ms,
-            })
-            .collect()
+        self.read().machines.values().map(summarize).collect()
     }
 
     pub async fn update_state_machine(&self, arn: &str, update: StateMachineUpdate) -> Result<UpdatedStateMachine, ServiceError> {
@@ -1274,6 +1265,15 @@ impl Catalog {
         let mut tags = self.tags(arn)?;
         tags.retain(|tag| !keys.contains(&tag.key));
         self.commit(vec![Change::PutTags(arn.to_owned(), tags)]).await
+    }
+}
+
+fn summarize(machine: &Machine) -> StateMachineSummary {
+    StateMachineSummary {
+        arn: machine.record.arn.clone(),
+        name: machine.record.name.clone(),
+        machine_type: machine.record.machine_type,
+        creation_ms: machine.record.creation_ms,
     }
 }
 

@@ -248,15 +248,23 @@ pub fn list(state: &ApiState, request: ListRequest) -> Result<Value, ApiError> {
         return Err(ApiError::constraints(&["Must provide a StateMachine ARN or MapRun ARN".to_owned()]));
     };
     arn::check(arn, &[STATE_MACHINE])?;
-    if state.catalog.machine_type(arn)? == MachineType::Express {
+    let machine = state.catalog.state_machine_of(arn)?;
+    if machine.machine_type == MachineType::Express {
         return Err(type_not_supported());
     }
-    let mut executions = state.runtime.list_executions(arn, status)?;
-    match redrive_filter {
-        Some("REDRIVEN") => executions.retain(|execution| execution.redrive_count > 0),
-        Some("NOT_REDRIVEN") => executions.retain(|execution| execution.redrive_count == 0),
-        _ => {}
-    }
+    let mut executions = state.runtime.list_executions(&machine.arn, status)?;
+    // A version or alias ARN lists the executions started through it.
+    let qualified = arn != machine.arn;
+    executions.retain(|execution| {
+        let started_through = |through: &Option<String>| through.as_deref() == Some(arn);
+        let redriven = execution.redrive_count > 0;
+        (!qualified || started_through(&execution.state_machine_version_arn) || started_through(&execution.state_machine_alias_arn))
+            && match redrive_filter {
+                Some("REDRIVEN") => redriven,
+                Some("NOT_REDRIVEN") => !redriven,
+                _ => true,
+            }
+    });
     let listing = format!("ListExecutions {arn} {status:?} {redrive_filter:?}");
     let (executions, next_token) = page(executions, paging, &listing, |execution| execution.execution_arn.clone())?;
     let executions: Vec<Value> = executions
