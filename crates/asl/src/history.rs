@@ -1,6 +1,7 @@
 //! Execution history events in the shapes GetExecutionHistory returns.
 
-use serde_json::{json, Map, Value};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::Value;
 
 /// Payloads above this many bytes are cut in history and flagged `truncated`, as AWS does.
 pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
@@ -37,13 +38,13 @@ event_types!(
 impl EventType {
     /// The name of the event's details member: `stateEnteredEventDetails` for every
     /// `*StateEntered`, otherwise the type in lower camel case + `EventDetails`.
-    fn details_key(self) -> Option<String> {
+    fn details_key(self) -> String {
         let name = self.as_str();
         if name.ends_with("StateEntered") {
-            return Some("stateEnteredEventDetails".to_owned());
+            return "stateEnteredEventDetails".to_owned();
         }
         if name.ends_with("StateExited") {
-            return Some("stateExitedEventDetails".to_owned());
+            return "stateExitedEventDetails".to_owned();
         }
         let mut key = String::with_capacity(name.len() + 12);
         let mut chars = name.chars();
@@ -52,7 +53,7 @@ impl EventType {
         }
         key.extend(chars);
         key.push_str("EventDetails");
-        Some(key)
+        key
     }
 }
 
@@ -92,67 +93,121 @@ pub struct Event {
     pub details: Option<Box<Details>>,
 }
 
+/// How event times are written: the API's epoch seconds or `switchyard run`'s ISO-8601.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeFormat {
+    EpochSeconds,
+    Iso,
+}
+
 impl Event {
-    /// The event as GetExecutionHistory returns it; `timestamp` renders the time (the API wants
-    /// epoch seconds, `switchyard run` ISO-8601).
-    pub fn to_json(&self, include_data: bool, timestamp: impl Fn(i64) -> Value) -> Value {
-        let mut event = Map::new();
-        event.insert("timestamp".into(), timestamp(self.timestamp));
-        event.insert("type".into(), Value::from(self.event_type.as_str()));
-        event.insert("id".into(), Value::from(self.id));
-        event.insert("previousEventId".into(), Value::from(self.previous_event_id));
-        if let (Some(details), Some(key)) = (&self.details, self.event_type.details_key()) {
-            event.insert(key, details.to_json(include_data));
-        }
-        Value::Object(event)
+    /// The event as GetExecutionHistory returns it.
+    pub fn to_json(&self, include_data: bool, time: TimeFormat) -> Value {
+        serde_json::to_value(Shown { event: self, include_data, time }).unwrap_or(Value::Null)
+    }
+
+    /// The same, as JSON text, written directly (the store keeps every event this way).
+    pub fn to_json_text(&self, include_data: bool, time: TimeFormat) -> String {
+        serde_json::to_string(&Shown { event: self, include_data, time }).unwrap_or_default()
     }
 }
 
-impl Details {
-    fn to_json(&self, include_data: bool) -> Value {
-        let mut out = Map::new();
-        let mut text = |key: &str, value: &Option<String>| {
+struct Shown<'a> {
+    event: &'a Event,
+    include_data: bool,
+    time: TimeFormat,
+}
+
+impl Serialize for Shown<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let event = self.event;
+        let mut map = serializer.serialize_map(None)?;
+        match self.time {
+            TimeFormat::EpochSeconds => map.serialize_entry("timestamp", &(event.timestamp as f64 / 1000.0))?,
+            TimeFormat::Iso => map.serialize_entry("timestamp", &crate::context::iso_time(event.timestamp))?,
+        }
+        map.serialize_entry("type", event.event_type.as_str())?;
+        map.serialize_entry("id", &event.id)?;
+        map.serialize_entry("previousEventId", &event.previous_event_id)?;
+        if let Some(details) = &event.details {
+            map.serialize_entry(&event.event_type.details_key(), &ShownDetails { details, include_data: self.include_data })?;
+        }
+        map.end()
+    }
+}
+
+struct ShownDetails<'a> {
+    details: &'a Details,
+    include_data: bool,
+}
+
+#[derive(serde::Serialize)]
+struct Truncated {
+    truncated: bool,
+}
+
+struct Assigned<'a>(&'a [(String, String)]);
+
+impl Serialize for Assigned<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, value) in self.0 {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
+
+impl Serialize for ShownDetails<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let details = self.details;
+        let mut map = serializer.serialize_map(None)?;
+        for (key, value) in [
+            ("name", &details.name),
+            ("error", &details.error),
+            ("cause", &details.cause),
+            ("resourceType", &details.resource_type),
+            ("resource", &details.resource),
+            ("region", &details.region),
+            ("roleArn", &details.role_arn),
+            ("location", &details.location),
+            ("state", &details.state),
+            ("mapRunArn", &details.map_run_arn),
+            ("workerName", &details.worker_name),
+        ] {
             if let Some(value) = value {
-                out.insert(key.to_owned(), Value::from(value.as_str()));
+                map.serialize_entry(key, value)?;
             }
-        };
-        text("name", &self.name);
-        text("error", &self.error);
-        text("cause", &self.cause);
-        text("resourceType", &self.resource_type);
-        text("resource", &self.resource);
-        text("region", &self.region);
-        text("roleArn", &self.role_arn);
-        text("location", &self.location);
-        text("state", &self.state);
-        text("mapRunArn", &self.map_run_arn);
-        text("workerName", &self.worker_name);
-        for (key, payload) in [("input", &self.input), ("output", &self.output), ("parameters", &self.parameters)] {
+        }
+        for (key, details_key, payload) in [
+            ("input", Some("inputDetails"), &details.input),
+            ("output", Some("outputDetails"), &details.output),
+            ("parameters", None, &details.parameters),
+        ] {
             if let Some(payload) = payload {
-                let (shown, truncated) = truncate(payload, include_data);
-                out.insert(key.to_owned(), Value::from(shown));
-                if key != "parameters" {
-                    out.insert(format!("{key}Details"), json!({ "truncated": truncated }));
+                let (shown, truncated) = truncate(payload, self.include_data);
+                map.serialize_entry(key, shown)?;
+                if let Some(details_key) = details_key {
+                    map.serialize_entry(details_key, &Truncated { truncated })?;
                 }
             }
         }
         for (key, number) in [
-            ("timeoutInSeconds", self.timeout_in_seconds),
-            ("heartbeatInSeconds", self.heartbeat_in_seconds),
-            ("index", self.index),
-            ("length", self.length),
-            ("redriveCount", self.redrive_count),
+            ("timeoutInSeconds", details.timeout_in_seconds),
+            ("heartbeatInSeconds", details.heartbeat_in_seconds),
+            ("index", details.index),
+            ("length", details.length),
+            ("redriveCount", details.redrive_count),
         ] {
             if let Some(number) = number {
-                out.insert(key.to_owned(), Value::from(number));
+                map.serialize_entry(key, &number)?;
             }
         }
-        if let Some(assigned) = &self.assigned_variables {
-            let variables: Map<String, Value> = assigned.iter().map(|(name, value)| (name.clone(), Value::from(value.as_str()))).collect();
-            out.insert("assignedVariables".into(), Value::Object(variables));
-            out.insert("assignedVariablesDetails".into(), json!({ "truncated": false }));
+        if let Some(assigned) = &details.assigned_variables {
+            map.serialize_entry("assignedVariables", &Assigned(assigned))?;
+            map.serialize_entry("assignedVariablesDetails", &Truncated { truncated: false })?;
         }
-        Value::Object(out)
+        map.end()
     }
 }
 
@@ -173,10 +228,13 @@ fn truncate(payload: &str, include_data: bool) -> (&str, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn event(event_type: EventType, details: Details) -> Value {
         let event = Event { id: 2, previous_event_id: 0, timestamp: 0, event_type, details: Some(Box::new(details)) };
-        event.to_json(true, |_| Value::Null)
+        let text: Value = serde_json::from_str(&event.to_json_text(true, TimeFormat::EpochSeconds)).unwrap();
+        assert_eq!(text, event.to_json(true, TimeFormat::EpochSeconds));
+        text
     }
 
     #[test]

@@ -5,6 +5,7 @@ use super::record::{Body, Input};
 use crate::catalog::MachineType;
 use asl::context::ExecutionInfo;
 use asl::definition::{parse_text, StateMachine};
+use asl::history::TimeFormat;
 use asl::interpreter::{ActionId, Command, Execution, Status};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -130,7 +131,7 @@ impl Live {
         }
         let history = self.execution.history();
         if history.len() > self.persisted_events {
-            let events = history[self.persisted_events..].iter().map(|event| event.to_json(true, epoch_seconds).to_string()).collect();
+            let events = history[self.persisted_events..].iter().map(|event| event.to_json_text(true, TimeFormat::EpochSeconds)).collect();
             writes.push(Write::AppendHistory { execution_arn: arn, first_event_id: self.persisted_events as u64 + 1, events });
             self.persisted_events = history.len();
         }
@@ -170,11 +171,6 @@ pub fn status_name(status: &Status) -> &'static str {
         Status::TimedOut(_) => "TIMED_OUT",
         Status::Aborted(_) => "ABORTED",
     }
-}
-
-/// Timestamps on the wire: seconds since the epoch, with milliseconds.
-pub fn epoch_seconds(millis: i64) -> Value {
-    serde_json::Number::from_f64(millis as f64 / 1000.0).map_or(Value::Null, Value::Number)
 }
 
 fn execution_info(record: &ExecutionRecord, body: &Body, region: &str) -> Result<ExecutionInfo, String> {

@@ -9,8 +9,8 @@ const COMMIT_BUCKETS: [f64; 8] = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25,
 
 #[derive(Default)]
 pub struct Metrics {
-    /// (state machine ARN, outcome) -> count; outcome is started, SUCCEEDED, FAILED, ...
-    executions: BTreeMap<(String, String), u64>,
+    /// State machine ARN -> outcome (started, SUCCEEDED, FAILED, ...) -> count.
+    executions: BTreeMap<String, BTreeMap<&'static str, u64>>,
     transitions: u64,
     commits: u64,
     commit_seconds: f64,
@@ -19,8 +19,13 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn execution(&mut self, state_machine_arn: &str, outcome: &str) {
-        *self.executions.entry((state_machine_arn.to_owned(), outcome.to_owned())).or_default() += 1;
+    pub fn execution(&mut self, state_machine_arn: &str, outcome: &'static str) {
+        // Looked up before inserting: counting must not allocate on the hot path.
+        let outcomes = match self.executions.get_mut(state_machine_arn) {
+            Some(outcomes) => outcomes,
+            None => self.executions.entry(state_machine_arn.to_owned()).or_default(),
+        };
+        *outcomes.entry(outcome).or_default() += 1;
     }
 
     pub fn transitions(&mut self, count: u64) {
@@ -43,8 +48,10 @@ impl Metrics {
     pub fn render(&self, running: usize, queued: usize) -> String {
         let mut text = String::new();
         text.push_str("# TYPE switchyard_executions_total counter\n");
-        for ((state_machine, outcome), count) in &self.executions {
-            let _ = writeln!(text, "switchyard_executions_total{{state_machine=\"{}\",outcome=\"{outcome}\"}} {count}", escape(state_machine));
+        for (state_machine, outcomes) in &self.executions {
+            for (outcome, count) in outcomes {
+                let _ = writeln!(text, "switchyard_executions_total{{state_machine=\"{}\",outcome=\"{outcome}\"}} {count}", escape(state_machine));
+            }
         }
         let _ = writeln!(text, "# TYPE switchyard_state_transitions_total counter\nswitchyard_state_transitions_total {}", self.transitions);
         let _ = writeln!(text, "# TYPE switchyard_executions_running gauge\nswitchyard_executions_running {running}");

@@ -18,7 +18,8 @@ use activities::{ActivityQueues, QueuedTask};
 use asl::context::ExecutionInfo;
 use asl::interpreter::{ActionId, Command, Integration, Pattern, Status};
 use asl::Failure;
-use live::{epoch_seconds, status_name, Live};
+use asl::history::TimeFormat;
+use live::{status_name, Live};
 use record::{Body, Input};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -83,7 +84,15 @@ impl Default for RuntimeConfig {
 }
 
 enum Message {
-    Start { machine: ResolvedMachine, name: String, input: String, trace_header: Option<String>, reply: oneshot::Sender<Result<StartedExecution, ServiceError>> },
+    Start {
+        machine: ResolvedMachine,
+        name: String,
+        /// False for a generated (UUID) name, which no stored execution can have.
+        named: bool,
+        input: String,
+        trace_header: Option<String>,
+        reply: oneshot::Sender<Result<StartedExecution, ServiceError>>,
+    },
     Feed { execution_arn: String, input: Input, reply: Option<oneshot::Sender<Result<(), ServiceError>>> },
     Redrive { execution_arn: String, reply: oneshot::Sender<Result<i64, ServiceError>> },
 }
@@ -166,13 +175,14 @@ impl Runtime {
     /// StartExecution: idempotent by name while the execution runs with the same input (AWS's
     /// rule); durable before it returns.
     pub async fn start_execution(&self, machine: ResolvedMachine, name: Option<String>, input: String, trace_header: Option<String>) -> Result<StartedExecution, ServiceError> {
+        let named = name.is_some();
         let name = name.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         if machine.machine_type.is_express() {
             let description = self.run_express(machine, name, input, trace_header).await?;
             return Ok(StartedExecution { execution_arn: description.execution_arn, start_ms: description.start_ms });
         }
         let (reply, answer) = oneshot::channel();
-        self.send(Message::Start { machine, name, input, trace_header, reply })?;
+        self.send(Message::Start { machine, name, named, input, trace_header, reply })?;
         answer.await.map_err(|_| stopped())?
     }
 
@@ -258,7 +268,7 @@ impl Runtime {
     pub fn history(&self, execution_arn: &str) -> Result<Vec<Value>, ServiceError> {
         reject_express(execution_arn)?;
         if let Some(live) = self.shared.lock().live.get(execution_arn) {
-            return Ok(live.execution.history().iter().map(|event| event.to_json(true, epoch_seconds)).collect());
+            return Ok(live.execution.history().iter().map(|event| event.to_json(true, TimeFormat::EpochSeconds)).collect());
         }
         self.record(execution_arn)?;
         let events = self.shared.store.history(execution_arn).map_err(internal)?;
@@ -345,7 +355,7 @@ impl Shared {
 
     fn apply(&self, state: &mut State, message: Message, writes: &mut Vec<Write>, after: &mut Vec<After>) {
         match message {
-            Message::Start { machine, name, input, trace_header, reply } => match self.start(state, machine, name, input, trace_header, writes, after) {
+            Message::Start { machine, name, named, input, trace_header, reply } => match self.start(state, machine, name, named, input, trace_header, writes, after) {
                 Ok(started) => after.push(After::Started(reply, Ok(started))),
                 Err(error) => {
                     // Nothing was written for it: answer at once.
@@ -373,6 +383,7 @@ impl Shared {
         state: &mut State,
         machine: ResolvedMachine,
         name: String,
+        named: bool,
         input: String,
         trace_header: Option<String>,
         writes: &mut Vec<Write>,
@@ -387,7 +398,7 @@ impl Shared {
                 Err(already_exists(&arn))
             };
         }
-        if self.store.execution(&arn).map_err(internal)?.is_some() {
+        if named && self.store.execution(&arn).map_err(internal)?.is_some() {
             return Err(already_exists(&arn));
         }
         let info = new_info(&machine, &arn, &name, &input, &self.config.region)?;

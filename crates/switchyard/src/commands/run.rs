@@ -1,6 +1,7 @@
 use super::read_argument;
 use anyhow::{anyhow, Context};
-use asl::context::{iso_time, ExecutionInfo};
+use asl::context::ExecutionInfo;
+use asl::history::TimeFormat;
 use asl::definition::{parse_text, StateMachine};
 use asl::interpreter::Status;
 use clap::{Args, ValueEnum};
@@ -100,7 +101,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     match args.format {
         Format::Json => {
-            let events: Vec<Value> = execution.history().iter().map(|event| event.to_json(true, |millis| Value::from(iso_time(millis)))).collect();
+            let events: Vec<Value> = execution.history().iter().map(|event| event.to_json(true, TimeFormat::Iso)).collect();
             result.insert("events".into(), Value::Array(events));
             println!("{}", Value::Object(result));
         }
