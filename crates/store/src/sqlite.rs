@@ -95,6 +95,9 @@ pub struct SqliteStore {
     /// Taken (closed) on drop, which tells the writer to finish the queued batches and stop.
     batches: Option<Sender<Batch>>,
     writer: Option<JoinHandle<()>>,
+    /// Closed on drop, which stops the checkpointer.
+    stop_checkpoints: Option<Sender<()>>,
+    checkpointer: Option<JoinHandle<()>>,
     idle_readers: Mutex<Vec<Connection>>,
 }
 
@@ -114,7 +117,20 @@ impl SqliteStore {
             .name("store-writer".into())
             .spawn(move || run_writer(connection, queue))
             .map_err(|error| StoreError(format!("cannot start the store's writer thread: {error}")))?;
-        Ok(SqliteStore { database, batches: Some(batches), writer: Some(writer), idle_readers: Mutex::new(vec![reader]) })
+        let checkpoints = open_writer(&database)?;
+        let (stop_checkpoints, stopped) = mpsc::channel();
+        let checkpointer = std::thread::Builder::new()
+            .name("store-checkpointer".into())
+            .spawn(move || run_checkpointer(checkpoints, stopped))
+            .map_err(|error| StoreError(format!("cannot start the store's checkpoint thread: {error}")))?;
+        Ok(SqliteStore {
+            database,
+            batches: Some(batches),
+            writer: Some(writer),
+            stop_checkpoints: Some(stop_checkpoints),
+            checkpointer: Some(checkpointer),
+            idle_readers: Mutex::new(vec![reader]),
+        })
     }
 
     /// Runs `query` on an idle read connection, opening one if none is idle.
@@ -140,6 +156,10 @@ impl Drop for SqliteStore {
         if let Some(writer) = self.writer.take() {
             // The writer only panics if an acknowledgement does; there is no one left to tell.
             let _ = writer.join();
+        }
+        drop(self.stop_checkpoints.take());
+        if let Some(checkpointer) = self.checkpointer.take() {
+            let _ = checkpointer.join();
         }
     }
 }
@@ -317,8 +337,22 @@ fn open_writer(database: &Path) -> Result<Connection, StoreError> {
     connection.pragma_update(None, "cache_size", WRITER_CACHE_KIB).context(context)?;
     // Bounds the WAL file's size after a burst once a checkpoint has emptied it.
     connection.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT).context(context)?;
+    // Checkpoints happen on the checkpointer's own connection, off the commit path.
+    connection.pragma_update(None, "wal_autocheckpoint", 0).context(context)?;
     connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(connection)
+}
+
+/// How often the WAL is copied back into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+
+/// Checkpoints the WAL from its own connection: a checkpoint on the writer's connection (SQLite's
+/// automatic one) would stall every commit behind it and show as tail latency.
+fn run_checkpointer(connection: Connection, stop: mpsc::Receiver<()>) {
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+        // PASSIVE never waits for writers or readers; what it cannot copy now it copies later.
+        let _ = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+    }
 }
 
 fn open_reader(database: &Path) -> Result<Connection, StoreError> {

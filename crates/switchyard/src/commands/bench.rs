@@ -30,6 +30,9 @@ pub struct BenchArgs {
     /// StartSyncExecution calls against a 3-state EXPRESS machine (0 skips the phase).
     #[arg(long, default_value_t = 5_000)]
     sync_executions: usize,
+    /// Calls made one at a time to measure latency without queueing (for each call type).
+    #[arg(long, default_value_t = 2_000)]
+    latency_calls: usize,
 }
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
@@ -89,8 +92,12 @@ async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let completed_after = wait_until_done(&endpoint, &standard).await?;
     let total = elapsed + completed_after;
     let completed_per_second = args.executions as f64 / total.as_secs_f64();
-    println!("  StartExecution latency: {}", summary(latencies));
-    println!("  started: {started_per_second:.0} executions/s; all completed after {:.2} s: {completed_per_second:.0} executions/s, {:.0} state transitions/s", total.as_secs_f64(), completed_per_second * args.states as f64);
+    println!("  throughput: started {started_per_second:.0} executions/s; all completed after {:.2} s: {completed_per_second:.0} executions/s, {:.0} state transitions/s", total.as_secs_f64(), completed_per_second * args.states as f64);
+    println!("    StartExecution latency at {} in flight: {}", args.concurrency, summary(latencies));
+    if args.latency_calls > 0 {
+        let (latencies, _) = load(&endpoint, args.latency_calls, 1, "StartExecution", json!({"stateMachineArn": standard, "input": "{\"n\":1}"})).await?;
+        println!("  StartExecution latency, one call at a time: {}", summary(latencies));
+    }
 
     if args.sync_executions > 0 {
         let express = endpoint
@@ -101,10 +108,15 @@ async fn run(args: BenchArgs) -> anyhow::Result<()> {
             .to_owned();
         let (latencies, elapsed) = load(&endpoint, args.sync_executions, args.concurrency, "StartSyncExecution", json!({"stateMachineArn": express, "input": "{}"})).await?;
         println!(
-            "  StartSyncExecution (3-state EXPRESS): {:.0} executions/s; latency: {}",
+            "  StartSyncExecution (3-state EXPRESS): {:.0} executions/s; latency at {} in flight: {}",
             args.sync_executions as f64 / elapsed.as_secs_f64(),
+            args.concurrency,
             summary(latencies)
         );
+        if args.latency_calls > 0 {
+            let (latencies, _) = load(&endpoint, args.latency_calls, 1, "StartSyncExecution", json!({"stateMachineArn": express, "input": "{}"})).await?;
+            println!("  StartSyncExecution latency, one call at a time: {}", summary(latencies));
+        }
         let _ = endpoint.call("DeleteStateMachine", &json!({"stateMachineArn": express})).await;
     }
     let _ = endpoint.call("DeleteStateMachine", &json!({"stateMachineArn": standard})).await;
