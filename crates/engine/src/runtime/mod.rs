@@ -163,6 +163,7 @@ impl Runtime {
                 Err(problem) => return Err(StoreError(format!("cannot resume {}: {problem}", record.arn))),
             }
         }
+        tracing::info!(resumed = resumed.len(), "executions resumed from the store");
         let shared = Arc::new(Shared { store, state: Mutex::new(state), inbox, dispatcher, config });
         for (execution_arn, commands) in resumed {
             shared.perform(&execution_arn, commands);
@@ -419,6 +420,7 @@ impl Shared {
             redrive_count: 0,
         };
         let (mut live, commands) = Live::start(machine.compiled.clone(), info, machine.state_machine_arn.clone(), body);
+        tracing::debug!(execution = %arn, "execution started");
         state.metrics.execution(&machine.state_machine_arn, "started");
         count_progress(&mut state.metrics, &live, 0);
         writes.extend(live.writes(None, start_ms, true));
@@ -470,10 +472,11 @@ impl Shared {
         let commands = live.apply(&input, now);
         count_progress(&mut state.metrics, live, before);
         writes.extend(live.writes(Some(&input), now, false));
-        let closed = live.is_closed();
+        let (closed, status) = (live.is_closed(), live.status());
         register_tokens(state, execution_arn, &commands);
         after.push(After::Perform { execution_arn: execution_arn.to_owned(), commands });
         if closed {
+            tracing::debug!(execution = execution_arn, status, "execution closed");
             state.live.remove(execution_arn);
             state.tokens.retain(|_, (arn, _)| arn != execution_arn);
             state.activities.forget(execution_arn);
@@ -608,6 +611,9 @@ async fn drive(shared: Arc<Shared>, mut inbox: mpsc::UnboundedReceiver<Message>)
     tokio::spawn(async move {
         while let Some(batch) = settling.recv().await {
             let durable = batch.durable.await.unwrap_or_else(|_| Err(StoreError("the store stopped".into())));
+            if let Err(problem) = &durable {
+                tracing::error!(%problem, messages = batch.messages, "a batch could not be made durable; its callers get an error");
+            }
             settler.lock().metrics.commit(batch.submitted.elapsed(), batch.messages);
             settler.settle(batch.after, &durable);
         }
@@ -651,9 +657,17 @@ async fn purge(shared: Arc<Shared>) {
     loop {
         let before = now_ms() - shared.config.retention.as_millis() as i64;
         // A failed purge is tried again at the next round; nothing depends on it.
-        if let Ok(expired) = shared.store.closed_before(before) {
-            let writes: Vec<Write> = expired.into_iter().map(|arn| Write::DeleteExecution { arn }).collect();
-            let _ = shared.commit(writes).await;
+        match shared.store.closed_before(before) {
+            Ok(expired) if !expired.is_empty() => {
+                let count = expired.len();
+                let writes: Vec<Write> = expired.into_iter().map(|arn| Write::DeleteExecution { arn }).collect();
+                match shared.commit(writes).await {
+                    Ok(()) => tracing::info!(purged = count, "closed executions past the retention purged"),
+                    Err(problem) => tracing::warn!(%problem, "purge failed; tried again later"),
+                }
+            }
+            Ok(_) => {}
+            Err(problem) => tracing::warn!(%problem, "purge could not list expired executions"),
         }
         tokio::time::sleep(every).await;
     }

@@ -33,10 +33,31 @@ pub struct ServeArgs {
     /// A Lambda function as NAME=FILE.py:handler (repeatable).
     #[arg(long = "function", value_name = "NAME=FILE:HANDLER")]
     function: Vec<String>,
+    /// Log lines as text or JSON (one object per line); SWITCHYARD_LOG filters them
+    /// (e.g. `info`, `engine=debug`).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SWITCHYARD_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colours);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
 }
 
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
+    init_logs(args.log_format);
     let functions = super::tasks::load_functions(args.functions.as_deref(), &args.function)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
@@ -45,7 +66,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let config = RuntimeConfig { region: args.region.clone(), account: args.account.clone(), ..RuntimeConfig::default() };
         let executions = Arc::new(Runtime::open(store, Arc::new(LocalTasks::new(functions, Box::new(ProcessRunner::new()), None)), config)?);
         let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
-        eprintln!("switchyard serving on http://{} (data in {}), ready in {:.1} ms", args.listen, args.data_dir.display(), started.elapsed().as_secs_f64() * 1000.0);
+        let ready_ms = started.elapsed().as_secs_f64() * 1000.0;
+        tracing::info!(listen = %args.listen, data_dir = %args.data_dir.display(), ready_ms, "switchyard serving");
         api::serve(listener, ApiState { catalog, runtime: executions }).await?;
         Ok::<_, anyhow::Error>(())
     })?;
