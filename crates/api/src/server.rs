@@ -7,14 +7,14 @@ use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
 
-/// Serves every API on `listener` until the process ends.
-pub async fn serve(listener: TcpListener, state: ApiState) -> std::io::Result<()> {
+/// Serves every API on `listener` until `shutdown` completes (then finishes the requests in flight).
+pub async fn serve(listener: TcpListener, state: ApiState, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
     // Nagle plus delayed ACKs would add ~40 ms to every small request/response pair.
     let listener = listener.tap_io(|stream| {
         let _ = stream.set_nodelay(true);
     });
     let app = Router::new().route("/metrics", get(metrics)).with_state(state.clone()).merge(router(state));
-    axum::serve(listener, app).await
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 
 /// Prometheus text format.
