@@ -242,6 +242,10 @@ enum End {
     Lost(std::io::Error),
 }
 
+/// How long after a process exits its last output may still be on the way (a grandchild that
+/// keeps stdout open bounds it).
+const EXIT_GRACE: Duration = Duration::from_secs(2);
+
 fn wait(child: &mut Child, answers: &Receiver<Option<Answer>>, deadline: Instant, cancellation: &Cancellation) -> End {
     let mut stdout_open = true;
     loop {
@@ -256,9 +260,10 @@ fn wait(child: &mut Child, answers: &Receiver<Option<Answer>>, deadline: Instant
             thread::sleep(POLL_INTERVAL);
         }
         match child.try_wait() {
-            // An answer written just before exiting may still be in the pipe.
+            // An answer written just before exiting may still be in the pipe, and its reader may
+            // be slow to get to it on a loaded machine: wait for the pipe's end, not one poll.
             Ok(Some(status)) => {
-                return match answers.recv_timeout(POLL_INTERVAL) {
+                return match answers.recv_timeout(EXIT_GRACE) {
                     Ok(Some(answer)) => End::Answered(answer),
                     _ => End::Exited(status),
                 }
