@@ -45,6 +45,9 @@ enum LogFormat {
     Json,
 }
 
+/// How long a stopping server lets requests in flight finish.
+const DRAIN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Ctrl-C or SIGTERM. (A `kill -9` loses nothing either: this only lets the store close cleanly.)
 async fn stop_signal() {
     let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -80,7 +83,21 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
         let ready_ms = started.elapsed().as_secs_f64() * 1000.0;
         tracing::info!(listen = %args.listen, data_dir = %args.data_dir.display(), ready_ms, "switchyard serving");
-        api::serve(listener, ApiState { catalog, runtime: executions }, stop_signal()).await?;
+        let (stopping, mut stop) = tokio::sync::watch::channel(false);
+        let serving = api::serve(listener, ApiState { catalog, runtime: executions }, async move {
+            stop_signal().await;
+            let _ = stopping.send(true);
+        });
+        // Requests in flight get a moment to finish; long polls (GetActivityTask holds up to 60 s)
+        // are not waited for.
+        let drained = async {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+            tokio::time::sleep(DRAIN_GRACE).await;
+        };
+        tokio::select! {
+            served = serving => served?,
+            () = drained => tracing::warn!("requests still in flight after the grace period; stopping anyway"),
+        }
         tracing::info!("stopped; what was acknowledged is on disk");
         Ok::<_, anyhow::Error>(())
     })?;
