@@ -1930,6 +1930,98 @@ mod tests {
         assert!(!execution.redrive(4), "a succeeded execution cannot be redriven");
     }
 
+    fn distributed(max_concurrency: u64) -> Arc<StateMachine> {
+        machine(json!({"StartAt": "M", "States": {"M": {
+            "Type": "Map", "Label": "Run", "MaxConcurrency": max_concurrency, "End": true,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "T", "States": {
+                "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true}}}}}}))
+    }
+
+    fn tasks(commands: Vec<Command>) -> Vec<ActionId> {
+        commands.into_iter().filter_map(|command| if let Command::RunTask(request) = command { Some(request.action) } else { None }).collect()
+    }
+
+    fn event_types(history: &[Event]) -> Vec<&'static str> {
+        history.iter().map(|event| event.event_type.as_str()).collect()
+    }
+
+    #[test]
+    fn distributed_iterations_are_child_executions_with_their_own_histories() {
+        let mut execution = Execution::start(distributed(0), ExecutionInfo { input: json!([1, 2]), input_text: "[1,2]".into(), ..info() }, 0, 0);
+        let actions = tasks(execution.run(0));
+        assert_eq!(actions.len(), 2);
+        execution.task_succeeded(actions[0], json!("a"), 1);
+        execution.task_failed(actions[1], Failure::new("Boom", "why"), 2);
+        execution.run(2);
+        assert_eq!(event_types(execution.history()), ["ExecutionStarted", "MapStateEntered", "MapStateStarted", "MapRunStarted", "MapRunFailed", "MapStateFailed", "ExecutionFailed"]);
+        let [first, second] = execution.child_executions() else { panic!() };
+        assert!(first.arn.starts_with("arn:aws:states:us-east-1:000000000000:execution:m/Run:"), "{}", first.arn);
+        assert!(first.arn.ends_with(&first.name));
+        assert_eq!(first.status, Status::Succeeded(json!("a")));
+        assert_eq!(first.input, "1");
+        assert_eq!(event_types(first.history()), ["ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskStateExited", "ExecutionSucceeded"]);
+        assert_eq!(first.history()[1].previous_event_id, 0);
+        assert_eq!(first.history()[6].previous_event_id, 6);
+        assert_eq!(second.status, Status::Failed(Failure::new("Boom", "why")));
+        assert_eq!(event_types(second.history()).last(), Some(&"ExecutionFailed"));
+        let [run] = execution.map_runs() else { panic!() };
+        assert_eq!(run.status, MapRunStatus::Failed);
+        assert_eq!(run.execution_arn, info().execution_arn);
+        assert_eq!(Some(run.arn.as_str()), execution.history()[3].details.as_ref().and_then(|details| details.map_run_arn.as_deref()));
+        assert_eq!((run.executions.succeeded, run.executions.failed, run.executions.total), (1, 1, 2));
+    }
+
+    #[test]
+    fn child_execution_names_are_the_same_when_replayed() {
+        let names = || {
+            let mut execution = Execution::start(distributed(0), ExecutionInfo { input: json!([1]), input_text: "[1]".into(), ..info() }, 0, 0);
+            execution.run(0);
+            (execution.map_runs()[0].arn.clone(), execution.child_executions()[0].arn.clone())
+        };
+        assert_eq!(names(), names());
+    }
+
+    #[test]
+    fn map_run_counts_follow_items_and_executions() {
+        let mut execution = Execution::start(distributed(1), ExecutionInfo { input: json!([1, 2, 3]), input_text: "[1,2,3]".into(), ..info() }, 0, 0);
+        let actions = tasks(execution.run(0));
+        assert_eq!(actions.len(), 1, "MaxConcurrency 1 runs one iteration at a time");
+        let run = &execution.map_runs()[0];
+        assert_eq!((run.items.pending, run.items.running, run.executions.total), (2, 1, 3));
+        assert_eq!(execution.take_touched().map_runs, [0]);
+        execution.task_succeeded(actions[0], json!(1), 1);
+        execution.run(1);
+        let run = &execution.map_runs()[0];
+        assert_eq!((run.executions.pending, run.executions.running, run.executions.succeeded), (1, 1, 1));
+        assert_eq!(run.status, MapRunStatus::Running);
+    }
+
+    #[test]
+    fn update_map_run_raises_the_concurrency_of_a_running_map() {
+        let mut execution = Execution::start(distributed(1), ExecutionInfo { input: json!([1, 2, 3]), input_text: "[1,2,3]".into(), ..info() }, 0, 0);
+        assert_eq!(tasks(execution.run(0)).len(), 1);
+        let arn = execution.map_runs()[0].arn.clone();
+        let update = MapRunUpdate { max_concurrency: Some(0), tolerated_failure_count: Some(2), tolerated_failure_percentage: None };
+        assert!(execution.update_map_run(&arn, &update, 1));
+        assert_eq!(tasks(execution.run(1)).len(), 2, "no limit: the two waiting iterations start");
+        let run = &execution.map_runs()[0];
+        assert_eq!((run.max_concurrency, run.tolerated_failure_count, run.executions.running), (0, 2, 3));
+        assert!(!execution.update_map_run("arn:aws:states:us-east-1:000000000000:mapRun:m/Run:other", &update, 1));
+    }
+
+    #[test]
+    fn stopping_the_execution_aborts_its_map_runs_and_child_executions() {
+        let mut execution = Execution::start(distributed(0), ExecutionInfo { input: json!([1]), input_text: "[1]".into(), ..info() }, 0, 0);
+        execution.run(0);
+        execution.stop(None, None, 5);
+        assert_eq!(execution.map_runs()[0].status, MapRunStatus::Aborted);
+        assert_eq!(execution.map_runs()[0].stop_time, Some(5));
+        let child = &execution.child_executions()[0];
+        assert!(matches!(child.status, Status::Aborted(_)));
+        assert_eq!(event_types(child.history()).last(), Some(&"ExecutionAborted"));
+        assert_eq!(execution.map_runs()[0].executions.aborted, 1);
+    }
+
     #[test]
     fn a_missed_heartbeat_times_the_task_out() {
         let activity = machine(json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:us-east-1:000000000000:activity:a", "HeartbeatSeconds": 5, "End": true}}}));
