@@ -896,17 +896,21 @@ impl Execution {
 
     /// A task token: unguessable (it hashes the execution's secret), yet the same when the
     /// execution is replayed after a restart, so tokens handed out before a crash stay valid.
+    /// It names the execution whose history the task is in: event ids repeat across the
+    /// histories of a distributed Map's child executions.
     fn task_token(&self, thread: ThreadId) -> String {
         use sha2::{Digest, Sha256};
         let current = &self.threads[thread];
+        let execution_arn = current.child.map_or(&self.info.execution_arn, |child| &self.children[child].arn);
         let mut hash = Sha256::new();
         hash.update(self.info.token_secret.as_bytes());
+        hash.update(execution_arn.as_bytes());
         hash.update(current.entered_event.to_le_bytes());
         hash.update(current.retry_count.to_le_bytes());
         let digest = hash.finalize();
         let nonce: String = digest.iter().take(20).map(|byte| format!("{byte:02x}")).collect();
         use base64::Engine as _;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}#{}#{}", self.info.execution_arn, current.entered_event, nonce))
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{execution_arn}#{}#{nonce}", current.entered_event))
     }
 
     // ----- Parallel and Map ---------------------------------------------------------------------
