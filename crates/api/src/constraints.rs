@@ -76,6 +76,19 @@ impl Constraints {
         self
     }
 
+    /// As `range`, for float members (shown as Java prints a double: `150.0`).
+    pub fn float_range(&mut self, field: &str, value: Option<f64>, min: f64, max: f64) -> &mut Self {
+        if let Some(value) = value {
+            let shown = format!("{value:?}");
+            if value < min {
+                self.violation(Some(&shown), field, &format!("Member must have value greater than or equal to {min}"));
+            } else if value > max {
+                self.violation(Some(&shown), field, &format!("Member must have value less than or equal to {max}"));
+            }
+        }
+        self
+    }
+
     pub fn one_of(&mut self, field: &str, value: Option<&str>, allowed: &[&str]) -> &mut Self {
         if let Some(value) = value.filter(|value| !allowed.contains(value)) {
             self.violation(Some(value), field, &format!("Member must satisfy enum value set: [{}]", allowed.join(", ")));

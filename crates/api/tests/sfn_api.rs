@@ -410,7 +410,7 @@ async fn test_state_says_it_is_not_supported() {
 }
 
 #[tokio::test]
-async fn map_runs_are_never_found() {
+async fn unknown_map_runs_are_not_found() {
     let api = Api::new();
     let map_run = format!("{PREFIX}mapRun:m/label:1");
     let expected = ("ResourceNotFound".to_owned(), format!("Resource not found: '{map_run}'"));
@@ -606,4 +606,40 @@ async fn a_version_or_alias_lists_the_executions_started_through_it() {
     assert_eq!(names(api.ok("ListExecutions", json!({"stateMachineArn": alias})).await), ["aliased"]);
     let redriven = api.ok("ListExecutions", json!({"stateMachineArn": arn, "redriveFilter": "REDRIVEN"})).await;
     assert_eq!(redriven["executions"], json!([]));
+}
+
+#[tokio::test]
+async fn distributed_map_runs_and_their_child_executions_are_described_and_listed() {
+    let api = Api::new();
+    let definition = json!({"StartAt": "M", "States": {"M": {
+        "Type": "Map", "Label": "Items", "MaxConcurrency": 3, "ToleratedFailureCount": 1, "End": true,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "P", "States": {
+            "P": {"Type": "Pass", "End": true}}}}}});
+    let machine = api.create("dm", &definition).await;
+    let execution = api.ok("StartExecution", json!({"stateMachineArn": machine, "input": "[1, 2]"})).await["executionArn"].as_str().unwrap().to_owned();
+    let runs = api.ok("ListMapRuns", json!({"executionArn": execution})).await;
+    let map_run = runs["mapRuns"][0]["mapRunArn"].as_str().unwrap().to_owned();
+    assert!(map_run.starts_with(&format!("{PREFIX}mapRun:dm/Items:")), "{map_run}");
+    assert_eq!(runs["mapRuns"][0]["stateMachineArn"], machine.as_str());
+    let described = api.ok("DescribeMapRun", json!({"mapRunArn": map_run})).await;
+    assert_eq!(described["status"], "SUCCEEDED");
+    assert_eq!(described["executionArn"], execution.as_str());
+    assert_eq!((described["maxConcurrency"].as_u64(), described["toleratedFailureCount"].as_u64()), (Some(3), Some(1)));
+    assert_eq!(described["executionCounts"]["succeeded"], 2);
+    assert_eq!(described["itemCounts"]["total"], 2);
+    assert_eq!(described["itemCounts"]["resultsWritten"], 0);
+    let children = api.ok("ListExecutions", json!({"mapRunArn": map_run})).await;
+    assert_eq!(strings(&children["executions"], "mapRunArn"), [map_run.clone(), map_run.clone()]);
+    let child = children["executions"][0]["executionArn"].as_str().unwrap().to_owned();
+    assert!(child.starts_with(&format!("{PREFIX}execution:dm/Items:")), "{child}");
+    let child_description = api.ok("DescribeExecution", json!({"executionArn": child})).await;
+    assert_eq!((child_description["status"].as_str(), child_description["mapRunArn"].as_str()), (Some("SUCCEEDED"), Some(map_run.as_str())));
+    assert_eq!(child_description["stateMachineArn"], format!("{machine}/Items"));
+    let history = api.ok("GetExecutionHistory", json!({"executionArn": child})).await;
+    assert_eq!(strings(&history["events"], "type"), ["ExecutionStarted", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]);
+    assert_eq!(api.ok("UpdateMapRun", json!({"mapRunArn": map_run, "maxConcurrency": 1})).await, json!({}));
+    let (code, message) = api.error("UpdateMapRun", json!({"mapRunArn": map_run, "toleratedFailurePercentage": 150.0})).await;
+    assert_eq!(code, "ValidationException");
+    assert!(message.contains("toleratedFailurePercentage"), "{message}");
+    assert_eq!(api.ok("ListMapRuns", json!({"executionArn": child})).await, json!({"mapRuns": []}));
 }

@@ -9,6 +9,7 @@ use crate::context::{context_object, ExecutionInfo, StateContext};
 use crate::definition::*;
 use crate::failure::names;
 use crate::history::{Details, Event, EventType};
+use crate::map_run::{ChildExecution, MapRun, MapRunStatus, MapRunUpdate, Touched};
 use crate::{Failure, Scope, Variables};
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, VecDeque};
@@ -113,7 +114,8 @@ enum Phase {
 /// The children of a Parallel or Map state.
 struct Fanout {
     is_map: bool,
-    distributed: bool,
+    /// Index into `Execution::map_runs` for a distributed Map.
+    map_run: Option<usize>,
     /// Every child spawned (kept for aborts); `running` counts the ones not yet finished.
     children: Vec<ThreadId>,
     running: usize,
@@ -144,8 +146,9 @@ struct Thread {
     entered_time: i64,
     last_event: u64,
     map_item: Option<(usize, Value)>,
-    /// Inside a distributed Map the iterations are child executions with their own histories.
-    silent: bool,
+    /// The child execution (distributed Map iteration) whose history the thread's events go to;
+    /// None: this execution's.
+    child: Option<usize>,
     task_token: Option<String>,
 }
 
@@ -174,7 +177,9 @@ pub struct Execution {
     status: Status,
     now: i64,
     random: fastrand::Rng,
-    map_runs: u32,
+    map_runs: Vec<MapRun>,
+    children: Vec<ChildExecution>,
+    touched: Touched,
     max_history_events: Option<usize>,
 }
 
@@ -191,7 +196,9 @@ impl Execution {
             status: Status::Running,
             now,
             random: fastrand::Rng::with_seed(seed),
-            map_runs: 0,
+            map_runs: Vec::new(),
+            children: Vec::new(),
+            touched: Touched::default(),
             max_history_events: Some(MAX_HISTORY_EVENTS),
             info: info.clone(),
         };
@@ -202,7 +209,7 @@ impl Execution {
             execution.commands.push(Command::StartTimer { action, at: now + seconds as i64 * 1000 });
         }
         // AWS chains the first state's events to 0, not to ExecutionStarted.
-        execution.spawn(machine, info.input.clone(), Variables::new(), None, 0, None, false, 0);
+        execution.spawn(machine, info.input.clone(), Variables::new(), None, 0, None, None, 0);
         execution
     }
 
@@ -221,6 +228,46 @@ impl Execution {
 
     pub fn info(&self) -> &ExecutionInfo {
         &self.info
+    }
+
+    /// The runs of this execution's distributed Map states, in start order.
+    pub fn map_runs(&self) -> &[MapRun] {
+        &self.map_runs
+    }
+
+    /// The iterations of distributed Maps, in start order.
+    pub fn child_executions(&self) -> &[ChildExecution] {
+        &self.children
+    }
+
+    /// The map runs and child executions changed since the last call.
+    pub fn take_touched(&mut self) -> Touched {
+        std::mem::take(&mut self.touched).settled()
+    }
+
+    /// UpdateMapRun: a running Map Run takes the new settings; more iterations start at once when
+    /// the concurrency grew. False when no running Map Run has that ARN.
+    pub fn update_map_run(&mut self, map_run_arn: &str, update: &MapRunUpdate, now: i64) -> bool {
+        self.enter(now);
+        let Some(run) = self.map_runs.iter().position(|run| run.arn == map_run_arn && run.status == MapRunStatus::Running) else { return false };
+        let thread = self.map_runs[run].thread;
+        let Phase::Fanout(fanout) = &mut self.threads[thread].phase else { return false };
+        if let Some(max_concurrency) = update.max_concurrency {
+            fanout.max_concurrency = usize::try_from(max_concurrency).unwrap_or(usize::MAX);
+        }
+        if let Some(count) = update.tolerated_failure_count {
+            fanout.tolerated_failures = Some(count as f64);
+        }
+        if let Some(percentage) = update.tolerated_failure_percentage {
+            fanout.tolerated_percentage = Some(percentage);
+        }
+        self.map_runs[run].apply(update);
+        self.touched.map_runs.push(run);
+        let (index, machine) = self.current_state(thread);
+        if let StateKind::Map(map) = &machine.states[index].kind {
+            self.start_iterations(thread, map);
+        }
+        true
     }
 
     /// Runs every ready thread until each waits or ends; returns what the host must do.
@@ -700,7 +747,13 @@ impl Execution {
                 self.status = Status::Succeeded(output);
                 self.cancel_all();
             }
-            Some(parent) => self.child_finished(parent, thread, Ok(output)),
+            Some(parent) => {
+                if let Some(child) = self.child_execution_root(thread) {
+                    let details = Details { output: Some(output.to_string()), ..Details::default() };
+                    self.close_child_execution(child, EventType::ExecutionSucceeded, Some(details), Status::Succeeded(output.clone()));
+                }
+                self.child_finished(parent, thread, Ok(output))
+            }
         }
     }
 
@@ -708,7 +761,13 @@ impl Execution {
         self.threads[thread].phase = Phase::Done;
         match self.threads[thread].parent {
             None => self.end_execution(EventType::ExecutionFailed, Status::Failed(failure.clone()), &failure),
-            Some(parent) => self.child_finished(parent, thread, Err(failure)),
+            Some(parent) => {
+                if let Some(child) = self.child_execution_root(thread) {
+                    let details = Details { error: non_empty(&failure.error), cause: failure.cause.clone(), ..Details::default() };
+                    self.close_child_execution(child, EventType::ExecutionFailed, Some(details), Status::Failed(failure.clone()));
+                }
+                self.child_finished(parent, thread, Err(failure))
+            }
         }
     }
 
@@ -717,6 +776,7 @@ impl Execution {
         let previous = self.history.last().map_or(0, |e| e.id);
         self.record(event, previous, Some(details));
         self.status = status;
+        self.abort_open_map_runs();
         self.cancel_all();
     }
 
@@ -836,17 +896,21 @@ impl Execution {
 
     /// A task token: unguessable (it hashes the execution's secret), yet the same when the
     /// execution is replayed after a restart, so tokens handed out before a crash stay valid.
+    /// It names the execution whose history the task is in: event ids repeat across the
+    /// histories of a distributed Map's child executions.
     fn task_token(&self, thread: ThreadId) -> String {
         use sha2::{Digest, Sha256};
         let current = &self.threads[thread];
+        let execution_arn = current.child.map_or(&self.info.execution_arn, |child| &self.children[child].arn);
         let mut hash = Sha256::new();
         hash.update(self.info.token_secret.as_bytes());
+        hash.update(execution_arn.as_bytes());
         hash.update(current.entered_event.to_le_bytes());
         hash.update(current.retry_count.to_le_bytes());
         let digest = hash.finalize();
         let nonce: String = digest.iter().take(20).map(|byte| format!("{byte:02x}")).collect();
         use base64::Engine as _;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}#{}#{}", self.info.execution_arn, current.entered_event, nonce))
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{execution_arn}#{}#{nonce}", current.entered_event))
     }
 
     // ----- Parallel and Map ---------------------------------------------------------------------
@@ -855,11 +919,11 @@ impl Execution {
         self.record_for(thread, EventType::ParallelStateStarted, None);
         let input = self.threads[thread].payload.clone();
         let outer = Arc::new(self.threads[thread].variables.clone());
-        let silent = self.threads[thread].silent;
-        let mut fanout = Fanout::new(false, false, branches.len(), 0);
+        let sink = self.threads[thread].child;
+        let mut fanout = Fanout::new(false, None, branches.len(), 0);
         let last = self.threads[thread].last_event;
         for (slot, branch) in branches.iter().enumerate() {
-            let child = self.spawn(branch.clone(), input.clone(), Variables::nested(outer.clone()), Some(thread), slot, None, silent, last);
+            let child = self.spawn(branch.clone(), input.clone(), Variables::nested(outer.clone()), Some(thread), slot, None, sink, last);
             fanout.children.push(child);
             fanout.running += 1;
         }
@@ -896,6 +960,7 @@ impl Execution {
             }
             None => None,
         };
+        let item_count = items.len() as u64;
         let items = match &map.item_batcher {
             Some(batcher) => self.batch(thread, state, batcher, items, &context)?,
             None => items,
@@ -918,18 +983,16 @@ impl Execution {
             inputs.push_back((index, item, input));
         }
         let length = inputs.len();
-        let distributed = map.mode == MapMode::Distributed;
-        if distributed {
-            self.map_runs += 1;
-            let arn = format!(
-                "{}/{}:{}",
-                self.info.state_machine_arn.replacen(":stateMachine:", ":mapRun:", 1),
-                map.label.as_deref().unwrap_or(&state.name),
-                self.map_runs
-            );
-            self.record_for(thread, EventType::MapRunStarted, Some(Details { map_run_arn: Some(arn), ..Details::default() }));
-        }
-        let mut fanout = Fanout::new(true, distributed, length, max_concurrency);
+        let map_run = (map.mode == MapMode::Distributed).then(|| {
+            let label = map.label.as_deref().unwrap_or(&state.name).to_owned();
+            let settings = MapRunUpdate {
+                max_concurrency: Some(max_concurrency as u64),
+                tolerated_failure_count: tolerated_failures.map(|count| count as u64),
+                tolerated_failure_percentage: tolerated_percentage,
+            };
+            self.start_map_run(thread, label, &settings, item_count, length as u64)
+        });
+        let mut fanout = Fanout::new(true, map_run, length, max_concurrency);
         fanout.tolerated_failures = tolerated_failures;
         fanout.tolerated_percentage = tolerated_percentage;
         fanout.waiting = inputs;
@@ -939,6 +1002,103 @@ impl Execution {
         self.threads[thread].phase = Phase::Fanout(Box::new(fanout));
         self.start_iterations(thread, map);
         Ok(Flow::Stop)
+    }
+
+    fn start_map_run(&mut self, thread: ThreadId, label: String, settings: &MapRunUpdate, items: u64, executions: u64) -> usize {
+        let run = self.map_runs.len();
+        let id = self.derived_uuid(&[run as u64]);
+        let arn = format!("{}/{label}:{id}", self.info.state_machine_arn.replacen(":stateMachine:", ":mapRun:", 1));
+        self.record_for(thread, EventType::MapRunStarted, Some(Details { map_run_arn: Some(arn.clone()), ..Details::default() }));
+        let execution_arn = match self.threads[thread].child {
+            Some(child) => self.children[child].arn.clone(),
+            None => self.info.execution_arn.clone(),
+        };
+        let state_machine_arn = self.info.state_machine_arn.clone();
+        self.map_runs.push(MapRun::new(arn, execution_arn, state_machine_arn, label, self.now, settings, items, executions, thread));
+        self.touched.map_runs.push(run);
+        run
+    }
+
+    /// A child execution for a distributed Map's iteration, started with its ExecutionStarted.
+    fn start_child_execution(&mut self, run: usize, index: usize, input: &Value, batched: bool) -> usize {
+        let child = self.children.len();
+        let name = self.derived_uuid(&[run as u64, index as u64]);
+        let map_run = &mut self.map_runs[run];
+        let arn = format!("{}:{name}", map_run.child_state_machine_arn().replacen(":stateMachine:", ":execution:", 1));
+        let item_count = if batched { input.get("Items").and_then(Value::as_array).map_or(1, |items| items.len() as u64) } else { 1 };
+        map_run.child_started(item_count);
+        self.touched.map_runs.push(run);
+        let input = input.to_string();
+        let started = Details { input: Some(input.clone()), role_arn: Some(self.info.role_arn.clone()), ..Details::default() };
+        self.children.push(ChildExecution {
+            arn,
+            name,
+            map_run: run,
+            item_count,
+            input,
+            status: Status::Running,
+            start_time: self.now,
+            stop_time: None,
+            history: Vec::new(),
+            root: self.threads.len(),
+        });
+        self.record_in_child(child, EventType::ExecutionStarted, 0, Some(started));
+        child
+    }
+
+    /// The thread's child execution when the thread runs its first state (its end ends it).
+    fn child_execution_root(&self, thread: ThreadId) -> Option<usize> {
+        let child = self.threads[thread].child?;
+        (self.children[child].root == thread).then_some(child)
+    }
+
+    /// Ends a child execution with its closing event and counts it in its Map Run.
+    fn close_child_execution(&mut self, child: usize, event: EventType, details: Option<Details>, status: Status) {
+        let Some(execution) = self.children.get(child).filter(|execution| execution.status == Status::Running) else { return };
+        let previous = execution.history.last().map_or(0, |event| event.id);
+        let previous = match event {
+            // Success chains to the last state's exit, as the execution's own ExecutionSucceeded.
+            EventType::ExecutionSucceeded => self.threads[execution.root].last_event,
+            _ => previous,
+        };
+        self.record_in_child(child, event, previous, details);
+        let execution = &mut self.children[child];
+        execution.stop_time = Some(self.now);
+        self.map_runs[execution.map_run].child_finished(execution.item_count, &status);
+        self.touched.map_runs.push(execution.map_run);
+        execution.status = status;
+    }
+
+    fn close_map_run(&mut self, run: usize, status: MapRunStatus) {
+        if self.map_runs[run].status == MapRunStatus::Running {
+            self.map_runs[run].close(status, self.now);
+            self.touched.map_runs.push(run);
+        }
+    }
+
+    /// An execution that ends while distributed Maps run (timeout, history limit) aborts them.
+    fn abort_open_map_runs(&mut self) {
+        for child in 0..self.children.len() {
+            self.close_child_execution(child, EventType::ExecutionAborted, None, Status::Aborted(Failure::without_cause("")));
+        }
+        for run in 0..self.map_runs.len() {
+            self.close_map_run(run, MapRunStatus::Aborted);
+        }
+    }
+
+    /// A UUID that is unguessable (it hashes the execution's secret) yet the same when the
+    /// execution is replayed after a restart: Map Run and child execution ids.
+    fn derived_uuid(&self, parts: &[u64]) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        hash.update(self.info.token_secret.as_bytes());
+        hash.update(b"map-run");
+        for part in parts {
+            hash.update(part.to_le_bytes());
+        }
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&hash.finalize()[..16]);
+        uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
     }
 
     fn map_items(&self, thread: ThreadId, state: &State, map: &MapSpec, context: &Value) -> Result<Vec<Value>, Failure> {
@@ -1010,20 +1170,24 @@ impl Execution {
 
     fn start_iterations(&mut self, thread: ThreadId, map: &MapSpec) {
         let outer = Arc::new(self.threads[thread].variables.clone());
-        let silent = self.threads[thread].silent || map.mode == MapMode::Distributed;
         let map_name = self.state_name(thread);
         loop {
             let Phase::Fanout(fanout) = &mut self.threads[thread].phase else { return };
             if fanout.max_concurrency != 0 && fanout.running >= fanout.max_concurrency {
                 return;
             }
+            let map_run = fanout.map_run;
             let Some((index, item, input)) = fanout.waiting.pop_front() else { return };
-            let details = Details { name: Some(map_name.clone()), index: Some(index as u64), ..Details::default() };
-            if !silent {
-                self.record_for(thread, EventType::MapIterationStarted, Some(details));
-            }
-            let last = self.threads[thread].last_event;
-            let child = self.spawn(map.processor.clone(), input, Variables::nested(outer.clone()), Some(thread), index, Some((index, item)), silent, last);
+            // A distributed Map's iteration is a child execution, chained from its own start.
+            let (sink, last) = match map_run {
+                Some(run) => (Some(self.start_child_execution(run, index, &input, map.item_batcher.is_some())), 0),
+                None => {
+                    let details = Details { name: Some(map_name.clone()), index: Some(index as u64), ..Details::default() };
+                    self.record_for(thread, EventType::MapIterationStarted, Some(details));
+                    (self.threads[thread].child, self.threads[thread].last_event)
+                }
+            };
+            let child = self.spawn(map.processor.clone(), input, Variables::nested(outer.clone()), Some(thread), index, Some((index, item)), sink, last);
             if let Phase::Fanout(fanout) = &mut self.threads[thread].phase {
                 fanout.children.push(child);
                 fanout.running += 1;
@@ -1033,14 +1197,15 @@ impl Execution {
 
     fn child_finished(&mut self, parent: ThreadId, child: ThreadId, outcome: Result<Value, Failure>) {
         let slot = self.threads[child].slot;
-        let child_last = self.threads[child].last_event;
-        self.threads[parent].last_event = self.threads[parent].last_event.max(child_last);
+        if self.threads[child].child == self.threads[parent].child {
+            let child_last = self.threads[child].last_event;
+            self.threads[parent].last_event = self.threads[parent].last_event.max(child_last);
+        }
         let Phase::Fanout(fanout) = &mut self.threads[parent].phase else { return };
         fanout.running -= 1;
         fanout.finished += 1;
-        let (is_map, distributed) = (fanout.is_map, fanout.distributed);
-        let silent = self.threads[parent].silent || distributed;
-        if is_map && !silent {
+        let (is_map, map_run) = (fanout.is_map, fanout.map_run);
+        if is_map && map_run.is_none() {
             let event = if outcome.is_ok() { EventType::MapIterationSucceeded } else { EventType::MapIterationFailed };
             let details = Details { name: Some(self.state_name(parent)), index: Some(slot as u64), ..Details::default() };
             self.record_for(parent, event, Some(details));
@@ -1072,7 +1237,10 @@ impl Execution {
                 failure
             };
             self.abort_children(parent);
-            let events: &[EventType] = match (is_map, distributed) {
+            if let Some(run) = map_run {
+                self.close_map_run(run, MapRunStatus::Failed);
+            }
+            let events: &[EventType] = match (is_map, map_run.is_some()) {
                 (true, true) => &[EventType::MapRunFailed, EventType::MapStateFailed],
                 (true, false) => &[EventType::MapStateFailed],
                 (false, _) => &[EventType::ParallelStateFailed],
@@ -1097,8 +1265,9 @@ impl Execution {
 
     fn fanout_done(&mut self, thread: ThreadId, fanout: Fanout) -> Flow {
         let succeeded = if fanout.is_map {
-            if fanout.distributed {
+            if let Some(run) = fanout.map_run {
                 self.record_for(thread, EventType::MapRunSucceeded, None);
+                self.close_map_run(run, MapRunStatus::Succeeded);
             }
             EventType::MapStateSucceeded
         } else {
@@ -1114,13 +1283,16 @@ impl Execution {
         let children = std::mem::take(&mut fanout.children);
         fanout.running = 0;
         fanout.waiting.clear();
-        let (is_map, silent) = (fanout.is_map, fanout.distributed || self.threads[parent].silent);
+        let (is_map, distributed) = (fanout.is_map, fanout.map_run.is_some());
         for child in children {
             if matches!(self.threads[child].phase, Phase::Done) {
                 continue;
             }
             self.abort_thread(child);
-            if is_map && !silent {
+            if let Some(execution) = self.child_execution_root(child) {
+                self.close_child_execution(execution, EventType::ExecutionAborted, None, Status::Aborted(Failure::without_cause("")));
+            }
+            if is_map && !distributed {
                 let details = Details { name: Some(self.state_name(parent)), index: Some(self.threads[child].slot as u64), ..Details::default() };
                 self.record_for(parent, EventType::MapIterationAborted, Some(details));
             }
@@ -1150,9 +1322,12 @@ impl Execution {
                 Some(aborted_event(&machine.states[index].kind))
             }
             Phase::Fanout(fanout) => {
-                let is_map = fanout.is_map;
+                let (is_map, map_run) = (fanout.is_map, fanout.map_run);
                 self.threads[thread].phase = Phase::Fanout(fanout);
                 self.abort_children(thread);
+                if let Some(run) = map_run {
+                    self.close_map_run(run, MapRunStatus::Aborted);
+                }
                 self.threads[thread].phase = Phase::Done;
                 Some(if is_map { EventType::MapStateAborted } else { EventType::ParallelStateAborted })
             }
@@ -1413,7 +1588,7 @@ impl Execution {
         parent: Option<ThreadId>,
         slot: usize,
         map_item: Option<(usize, Value)>,
-        silent: bool,
+        child: Option<usize>,
         last_event: u64,
     ) -> ThreadId {
         let id = self.threads.len();
@@ -1433,7 +1608,7 @@ impl Execution {
             entered_time: self.now,
             last_event,
             map_item,
-            silent,
+            child,
             task_token: None,
         });
         self.ready.push_back(id);
@@ -1463,24 +1638,32 @@ impl Execution {
         id
     }
 
-    /// Records an event in a thread's chain; events of distributed Map iterations belong to child
-    /// executions and are not part of this history.
+    fn record_in_child(&mut self, child: usize, event_type: EventType, previous_event_id: u64, details: Option<Details>) -> u64 {
+        let history = &mut self.children[child].history;
+        let id = history.len() as u64 + 1;
+        history.push(Event { id, previous_event_id, timestamp: self.now, event_type, details: details.map(Box::new) });
+        self.touched.children.push(child);
+        id
+    }
+
+    /// Records an event in a thread's chain, in the history of the execution the thread belongs
+    /// to (events of distributed Map iterations belong to their child executions).
     fn record_for(&mut self, thread: ThreadId, event_type: EventType, details: Option<Details>) -> u64 {
-        if self.threads[thread].silent {
-            return 0;
-        }
         let previous = self.threads[thread].last_event;
-        let id = self.record(event_type, previous, details);
+        let id = match self.threads[thread].child {
+            None => self.record(event_type, previous, details),
+            Some(child) => self.record_in_child(child, event_type, previous, details),
+        };
         self.threads[thread].last_event = id;
         id
     }
 }
 
 impl Fanout {
-    fn new(is_map: bool, distributed: bool, count: usize, max_concurrency: usize) -> Fanout {
+    fn new(is_map: bool, map_run: Option<usize>, count: usize, max_concurrency: usize) -> Fanout {
         Fanout {
             is_map,
-            distributed,
+            map_run,
             children: Vec::new(),
             running: 0,
             waiting: VecDeque::new(),
@@ -1749,6 +1932,98 @@ mod tests {
         let types: Vec<_> = execution.history().iter().map(|e| e.event_type.as_str()).collect();
         assert_eq!(&types[7..10], ["ExecutionFailed", "ExecutionRedriven", "TaskStateEntered"]);
         assert!(!execution.redrive(4), "a succeeded execution cannot be redriven");
+    }
+
+    fn distributed(max_concurrency: u64) -> Arc<StateMachine> {
+        machine(json!({"StartAt": "M", "States": {"M": {
+            "Type": "Map", "Label": "Run", "MaxConcurrency": max_concurrency, "End": true,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "T", "States": {
+                "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true}}}}}}))
+    }
+
+    fn tasks(commands: Vec<Command>) -> Vec<ActionId> {
+        commands.into_iter().filter_map(|command| if let Command::RunTask(request) = command { Some(request.action) } else { None }).collect()
+    }
+
+    fn event_types(history: &[Event]) -> Vec<&'static str> {
+        history.iter().map(|event| event.event_type.as_str()).collect()
+    }
+
+    #[test]
+    fn distributed_iterations_are_child_executions_with_their_own_histories() {
+        let mut execution = Execution::start(distributed(0), ExecutionInfo { input: json!([1, 2]), input_text: "[1,2]".into(), ..info() }, 0, 0);
+        let actions = tasks(execution.run(0));
+        assert_eq!(actions.len(), 2);
+        execution.task_succeeded(actions[0], json!("a"), 1);
+        execution.task_failed(actions[1], Failure::new("Boom", "why"), 2);
+        execution.run(2);
+        assert_eq!(event_types(execution.history()), ["ExecutionStarted", "MapStateEntered", "MapStateStarted", "MapRunStarted", "MapRunFailed", "MapStateFailed", "ExecutionFailed"]);
+        let [first, second] = execution.child_executions() else { panic!() };
+        assert!(first.arn.starts_with("arn:aws:states:us-east-1:000000000000:execution:m/Run:"), "{}", first.arn);
+        assert!(first.arn.ends_with(&first.name));
+        assert_eq!(first.status, Status::Succeeded(json!("a")));
+        assert_eq!(first.input, "1");
+        assert_eq!(event_types(first.history()), ["ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskStateExited", "ExecutionSucceeded"]);
+        assert_eq!(first.history()[1].previous_event_id, 0);
+        assert_eq!(first.history()[6].previous_event_id, 6);
+        assert_eq!(second.status, Status::Failed(Failure::new("Boom", "why")));
+        assert_eq!(event_types(second.history()).last(), Some(&"ExecutionFailed"));
+        let [run] = execution.map_runs() else { panic!() };
+        assert_eq!(run.status, MapRunStatus::Failed);
+        assert_eq!(run.execution_arn, info().execution_arn);
+        assert_eq!(Some(run.arn.as_str()), execution.history()[3].details.as_ref().and_then(|details| details.map_run_arn.as_deref()));
+        assert_eq!((run.executions.succeeded, run.executions.failed, run.executions.total), (1, 1, 2));
+    }
+
+    #[test]
+    fn child_execution_names_are_the_same_when_replayed() {
+        let names = || {
+            let mut execution = Execution::start(distributed(0), ExecutionInfo { input: json!([1]), input_text: "[1]".into(), ..info() }, 0, 0);
+            execution.run(0);
+            (execution.map_runs()[0].arn.clone(), execution.child_executions()[0].arn.clone())
+        };
+        assert_eq!(names(), names());
+    }
+
+    #[test]
+    fn map_run_counts_follow_items_and_executions() {
+        let mut execution = Execution::start(distributed(1), ExecutionInfo { input: json!([1, 2, 3]), input_text: "[1,2,3]".into(), ..info() }, 0, 0);
+        let actions = tasks(execution.run(0));
+        assert_eq!(actions.len(), 1, "MaxConcurrency 1 runs one iteration at a time");
+        let run = &execution.map_runs()[0];
+        assert_eq!((run.items.pending, run.items.running, run.executions.total), (2, 1, 3));
+        assert_eq!(execution.take_touched().map_runs, [0]);
+        execution.task_succeeded(actions[0], json!(1), 1);
+        execution.run(1);
+        let run = &execution.map_runs()[0];
+        assert_eq!((run.executions.pending, run.executions.running, run.executions.succeeded), (1, 1, 1));
+        assert_eq!(run.status, MapRunStatus::Running);
+    }
+
+    #[test]
+    fn update_map_run_raises_the_concurrency_of_a_running_map() {
+        let mut execution = Execution::start(distributed(1), ExecutionInfo { input: json!([1, 2, 3]), input_text: "[1,2,3]".into(), ..info() }, 0, 0);
+        assert_eq!(tasks(execution.run(0)).len(), 1);
+        let arn = execution.map_runs()[0].arn.clone();
+        let update = MapRunUpdate { max_concurrency: Some(0), tolerated_failure_count: Some(2), tolerated_failure_percentage: None };
+        assert!(execution.update_map_run(&arn, &update, 1));
+        assert_eq!(tasks(execution.run(1)).len(), 2, "no limit: the two waiting iterations start");
+        let run = &execution.map_runs()[0];
+        assert_eq!((run.max_concurrency, run.tolerated_failure_count, run.executions.running), (0, 2, 3));
+        assert!(!execution.update_map_run("arn:aws:states:us-east-1:000000000000:mapRun:m/Run:other", &update, 1));
+    }
+
+    #[test]
+    fn stopping_the_execution_aborts_its_map_runs_and_child_executions() {
+        let mut execution = Execution::start(distributed(0), ExecutionInfo { input: json!([1]), input_text: "[1]".into(), ..info() }, 0, 0);
+        execution.run(0);
+        execution.stop(None, None, 5);
+        assert_eq!(execution.map_runs()[0].status, MapRunStatus::Aborted);
+        assert_eq!(execution.map_runs()[0].stop_time, Some(5));
+        let child = &execution.child_executions()[0];
+        assert!(matches!(child.status, Status::Aborted(_)));
+        assert_eq!(event_types(child.history()).last(), Some(&"ExecutionAborted"));
+        assert_eq!(execution.map_runs()[0].executions.aborted, 1);
     }
 
     #[test]

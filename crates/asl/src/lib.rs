@@ -9,6 +9,7 @@ pub mod history;
 pub mod interpreter;
 pub mod intrinsics;
 pub mod jsonata;
+pub mod map_run;
 pub mod mock;
 pub mod path;
 pub mod scope;

@@ -167,3 +167,55 @@ async fn a_failed_execution_is_redriven_from_the_failed_state() {
     assert_eq!(types.last().map(String::as_str), Some("ExecutionSucceeded"));
     assert_eq!(runtime.redrive_execution(&arn).await.unwrap_err().code, "ExecutionNotRedrivable");
 }
+
+#[tokio::test]
+async fn distributed_map_iterations_are_child_executions_of_a_map_run_that_survives_a_restart() {
+    let store = Arc::new(MemoryStore::default());
+    let activity = "arn:aws:states:us-east-1:000000000000:activity:items";
+    let definition = json!({"StartAt": "M", "States": {"M": {
+        "Type": "Map", "Label": "Items", "MaxConcurrency": 1, "End": true,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": activity, "End": true}}}}}});
+    let (arn, map_run_arn, first_token) = {
+        let runtime = open(&store);
+        let arn = runtime.start_execution(machine("dm", definition), Some("run".into()), "[1, 2]".into(), None).await.unwrap().execution_arn;
+        let first = runtime.get_activity_task(activity, None).await.unwrap().expect("the first iteration's task");
+        let [run] = runtime.list_map_runs(&arn).unwrap().try_into().unwrap();
+        assert_eq!((run.status.as_str(), run.max_concurrency, run.execution_counts.running, run.execution_counts.pending), ("RUNNING", 1, 1, 1));
+        let children = runtime.list_executions(&run.map_run_arn, None).unwrap();
+        let [child] = children.as_slice() else { panic!("{children:?}") };
+        assert!(child.execution_arn.starts_with("arn:aws:states:us-east-1:000000000000:execution:dm/Items:"), "{}", child.execution_arn);
+        assert_eq!(child.map_run_arn.as_deref(), Some(run.map_run_arn.as_str()));
+        assert_eq!(child.state_machine_arn, "arn:aws:states:us-east-1:000000000000:stateMachine:dm/Items");
+        assert_eq!(child.input, "1");
+        runtime.update_map_run(&run.map_run_arn, asl::map_run::MapRunUpdate { max_concurrency: Some(5), ..Default::default() }).await.unwrap();
+        assert_eq!(runtime.describe_map_run(&run.map_run_arn).unwrap().execution_counts.running, 2);
+        (arn, run.map_run_arn, first.task_token)
+    };
+    // After a restart the replayed execution has the same Map Run, children and task tokens.
+    let runtime = open(&store);
+    let mut tokens = Vec::new();
+    for _ in 0..2 {
+        tokens.push(runtime.get_activity_task(activity, None).await.unwrap().expect("both pending tasks are offered again").task_token);
+    }
+    assert!(tokens.contains(&first_token) && tokens[0] != tokens[1], "each iteration has its own token");
+    for token in &tokens {
+        runtime.send_task_success(token, "\"done\"".into()).await.unwrap();
+    }
+    assert_eq!(wait_closed(&runtime, &arn).await, "SUCCEEDED");
+    let run = runtime.describe_map_run(&map_run_arn).unwrap();
+    assert_eq!((run.status.as_str(), run.max_concurrency, run.execution_counts.succeeded, run.item_counts.total), ("SUCCEEDED", 5, 2, 2));
+    assert!(run.stop_ms.is_some());
+    let children = runtime.list_executions(&map_run_arn, Some("SUCCEEDED")).unwrap();
+    assert_eq!(children.len(), 2);
+    for child in &children {
+        assert_eq!(child.output.as_deref(), Some("\"done\""));
+        // (A task taken again after the restart records a second ActivityStarted.)
+        let types = event_types(&runtime, &child.execution_arn);
+        assert_eq!(&types[..3], ["ExecutionStarted", "TaskStateEntered", "ActivityScheduled"]);
+        assert_eq!(types[types.len() - 3..], ["ActivitySucceeded", "TaskStateExited", "ExecutionSucceeded"]);
+    }
+    assert_eq!(event_types(&runtime, &arn), ["ExecutionStarted", "MapStateEntered", "MapStateStarted", "MapRunStarted", "MapRunSucceeded", "MapStateSucceeded", "MapStateExited", "ExecutionSucceeded"]);
+    let unknown = runtime.describe_map_run(&format!("{map_run_arn}x")).unwrap_err();
+    assert_eq!(unknown.code, "ResourceNotFound");
+}

@@ -3,7 +3,7 @@
 //! out by the runtime.
 
 use super::{
-    check_paging, checked_arn, json_syntax_error, map_runs, state_machines, timestamp, Reply, INCLUDED_DATA, MAX_ARN_CHARS, MAX_CAUSE_CHARS,
+    check_paging, checked_arn, json_syntax_error, state_machines, timestamp, Reply, INCLUDED_DATA, MAX_ARN_CHARS, MAX_CAUSE_CHARS,
     MAX_ERROR_CHARS, MAX_LONG_ARN_CHARS, MAX_NAME_CHARS, MAX_PAYLOAD_BYTES, MAX_TOKEN_CHARS,
 };
 use crate::arn::{self, EXECUTION, MAP_RUN, STATE_MACHINE};
@@ -198,6 +198,7 @@ pub fn describe(state: &ApiState, request: DescribeRequest) -> Result<Value, Api
         .with_some("error", execution.error)
         .with_some("cause", execution.cause)
         .with_some("traceHeader", execution.trace_header)
+        .with_some("mapRunArn", execution.map_run_arn)
         .with_some("stateMachineVersionArn", execution.state_machine_version_arn)
         .with_some("stateMachineAliasArn", execution.state_machine_alias_arn)
         .with("redriveCount", execution.redrive_count)
@@ -240,21 +241,24 @@ pub fn list(state: &ApiState, request: ListRequest) -> Result<Value, ApiError> {
         .one_of("redriveFilter", redrive_filter, REDRIVE_FILTERS);
     check_paging(&mut constraints, paging, MAX_EXECUTIONS_TOKEN_CHARS);
     constraints.check()?;
-    if let Some(map_run) = request.map_run_arn.as_deref() {
-        arn::check(map_run, &[MAP_RUN])?;
-        return Err(map_runs::not_found(map_run));
-    }
-    let Some(arn) = request.state_machine_arn.as_deref() else {
-        return Err(ApiError::constraints(&["Must provide a StateMachine ARN or MapRun ARN".to_owned()]));
+    let (arn, mut executions, qualified) = match (request.map_run_arn.as_deref(), request.state_machine_arn.as_deref()) {
+        (Some(map_run), _) => {
+            arn::check(map_run, &[MAP_RUN])?;
+            state.runtime.describe_map_run(map_run)?;
+            // A Map Run's child executions are kept under its ARN.
+            (map_run, state.runtime.list_executions(map_run, status)?, false)
+        }
+        (None, Some(arn)) => {
+            arn::check(arn, &[STATE_MACHINE])?;
+            let machine = state.catalog.state_machine_of(arn)?;
+            if machine.machine_type == MachineType::Express {
+                return Err(type_not_supported());
+            }
+            // A version or alias ARN lists the executions started through it.
+            (arn, state.runtime.list_executions(&machine.arn, status)?, arn != machine.arn)
+        }
+        (None, None) => return Err(ApiError::constraints(&["Must provide a StateMachine ARN or MapRun ARN".to_owned()])),
     };
-    arn::check(arn, &[STATE_MACHINE])?;
-    let machine = state.catalog.state_machine_of(arn)?;
-    if machine.machine_type == MachineType::Express {
-        return Err(type_not_supported());
-    }
-    let mut executions = state.runtime.list_executions(&machine.arn, status)?;
-    // A version or alias ARN lists the executions started through it.
-    let qualified = arn != machine.arn;
     executions.retain(|execution| {
         let started_through = |through: &Option<String>| through.as_deref() == Some(arn);
         let redriven = execution.redrive_count > 0;
@@ -277,6 +281,7 @@ pub fn list(state: &ApiState, request: ListRequest) -> Result<Value, ApiError> {
                 .with("status", execution.status)
                 .with("startDate", timestamp(execution.start_ms))
                 .with_some("stopDate", execution.stop_ms.map(timestamp))
+                .with_some("mapRunArn", execution.map_run_arn)
                 .with_some("stateMachineVersionArn", execution.state_machine_version_arn)
                 .with_some("stateMachineAliasArn", execution.state_machine_alias_arn)
                 .with("redriveCount", execution.redrive_count)
@@ -349,6 +354,7 @@ mod tests {
             redrive_status: "NOT_REDRIVABLE".into(),
             redrive_status_reason: None,
             trace_header: None,
+            map_run_arn: None,
         }
     }
 

@@ -55,9 +55,9 @@ pub async fn call(state: &ApiState, action: &str, body: &[u8]) -> Result<Value, 
         "SendTaskHeartbeat" => tasks::send_heartbeat(state, decode(body)?).await,
         "ValidateStateMachineDefinition" => validation::validate(decode(body)?),
         "TestState" => validation::test_state(decode(body)?),
-        "DescribeMapRun" => map_runs::describe(decode(body)?),
+        "DescribeMapRun" => map_runs::describe(state, decode(body)?),
         "ListMapRuns" => map_runs::list(state, decode(body)?),
-        "UpdateMapRun" => map_runs::update(decode(body)?),
+        "UpdateMapRun" => map_runs::update(state, decode(body)?).await,
         _ => Err(ApiError::unknown_operation(&format!("AWSStepFunctions.{action}"))),
     }
 }

@@ -1,7 +1,7 @@
 //! A running execution held by the driver: its interpreter, what of it is persisted, and the
 //! commands it is waiting on.
 
-use super::record::{Body, Input};
+use super::record::{Body, Input, MapRunRecord, MAP_RUN_KIND};
 use crate::catalog::MachineType;
 use asl::context::ExecutionInfo;
 use asl::definition::{parse_text, StateMachine};
@@ -10,7 +10,7 @@ use asl::interpreter::{ActionId, Command, Execution, Status};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
-use store::{ExecutionRecord, Write};
+use store::{Document, ExecutionRecord, Write};
 
 pub struct Live {
     pub execution: Execution,
@@ -18,6 +18,9 @@ pub struct Live {
     pub body: Body,
     /// History events already handed to the store.
     pub persisted_events: usize,
+    /// History events already handed to the store, per child execution (distributed Map
+    /// iteration), by index.
+    pub persisted_child_events: Vec<usize>,
     pub next_input: u64,
     /// Tasks and timers the interpreter waits on, by action: re-issued after a restart.
     pub pending: HashMap<ActionId, Command>,
@@ -27,7 +30,7 @@ impl Live {
     pub fn start(machine: Arc<StateMachine>, info: ExecutionInfo, state_machine_arn: String, body: Body) -> (Live, Vec<Command>) {
         let start = info.start_time;
         let execution = Execution::start(machine, info, start, body.seed);
-        let mut live = Live { execution, state_machine_arn, body, persisted_events: 0, next_input: 0, pending: HashMap::new() };
+        let mut live = Live { execution, state_machine_arn, body, persisted_events: 0, persisted_child_events: Vec::new(), next_input: 0, pending: HashMap::new() };
         let commands = live.run(start);
         (live, commands)
     }
@@ -45,6 +48,8 @@ impl Live {
             live.apply(&input, at);
         }
         live.persisted_events = live.execution.history().len();
+        live.execution.take_touched();
+        live.persisted_child_events = live.execution.child_executions().iter().map(|child| child.history().len()).collect();
         live.next_input = inputs.len() as u64;
         let commands = live.pending.values().cloned().collect();
         Ok((live, commands))
@@ -73,6 +78,9 @@ impl Live {
             Input::Redrive => {
                 self.execution.redrive(at);
                 self.body.redrive_count = self.execution.info().redrive_count;
+            }
+            Input::UpdateMapRun { map_run_arn, update } => {
+                self.execution.update_map_run(map_run_arn, update, at);
             }
         }
         self.run(at)
@@ -132,18 +140,66 @@ impl Live {
         let history = self.execution.history();
         if history.len() > self.persisted_events {
             let events = history[self.persisted_events..].iter().map(|event| event.to_json_text(true, TimeFormat::EpochSeconds)).collect();
-            writes.push(Write::AppendHistory { execution_arn: arn, first_event_id: self.persisted_events as u64 + 1, events });
+            writes.push(Write::AppendHistory { execution_arn: arn.clone(), first_event_id: self.persisted_events as u64 + 1, events });
             self.persisted_events = history.len();
         }
+        self.map_run_writes(&arn, &mut writes);
         writes
     }
 
+    /// The rows and new history events of child executions and the Map Run documents that changed.
+    fn map_run_writes(&mut self, root_execution_arn: &str, writes: &mut Vec<Write>) {
+        let touched = self.execution.take_touched();
+        let (map_runs, children) = (self.execution.map_runs(), self.execution.child_executions());
+        for run in touched.map_runs.iter().filter_map(|run| map_runs.get(*run)) {
+            let record = MapRunRecord::of(run, root_execution_arn);
+            writes.push(Write::PutDocument(Document { kind: MAP_RUN_KIND.to_owned(), key: record.map_run_arn.clone(), body: record.to_json() }));
+        }
+        if self.persisted_child_events.len() < children.len() {
+            self.persisted_child_events.resize(children.len(), 0);
+        }
+        for index in touched.children {
+            let (Some(child), Some(persisted)) = (children.get(index), self.persisted_child_events.get_mut(index)) else { continue };
+            let Some(run) = map_runs.get(child.map_run) else { continue };
+            let (output, failure) = outcome_parts(&child.status);
+            let body = Body {
+                definition: String::new(),
+                machine_type: self.body.machine_type,
+                role_arn: self.body.role_arn.clone(),
+                version_arn: None,
+                alias_arn: None,
+                input: child.input.clone(),
+                output,
+                error: failure.as_ref().map(|f| f.error.clone()).filter(|error| !error.is_empty()),
+                cause: failure.and_then(|f| f.cause),
+                seed: 0,
+                token_secret: String::new(),
+                trace_header: None,
+                redrive_count: 0,
+                map_run_arn: Some(run.arn.clone()),
+                state_machine_arn: Some(run.child_state_machine_arn()),
+            };
+            let closed = child.status != Status::Running;
+            writes.push(Write::PutExecution(ExecutionRecord {
+                arn: child.arn.clone(),
+                state_machine_arn: run.arn.clone(),
+                name: child.name.clone(),
+                status: status_name(&child.status).to_owned(),
+                start_ms: child.start_time,
+                stop_ms: child.stop_time.filter(|_| closed),
+                body: body.to_json(),
+            }));
+            let history = child.history();
+            if history.len() > *persisted {
+                let events = history[*persisted..].iter().map(|event| event.to_json_text(true, TimeFormat::EpochSeconds)).collect();
+                writes.push(Write::AppendHistory { execution_arn: child.arn.clone(), first_event_id: *persisted as u64 + 1, events });
+                *persisted = history.len();
+            }
+        }
+    }
+
     fn refresh_outcome(&mut self) {
-        let (output, failure) = match self.execution.status() {
-            Status::Succeeded(output) => (Some(output.to_string()), None),
-            Status::Failed(failure) | Status::TimedOut(failure) | Status::Aborted(failure) => (None, Some(failure.clone())),
-            Status::Running => (None, None),
-        };
+        let (output, failure) = outcome_parts(self.execution.status());
         self.body.output = output;
         self.body.error = failure.as_ref().map(|f| f.error.clone()).filter(|error| !error.is_empty());
         self.body.cause = failure.and_then(|f| f.cause);
@@ -160,6 +216,15 @@ impl Live {
             stop_ms: self.stop_ms(),
             body: self.body.to_json(),
         }
+    }
+}
+
+/// A closed execution's output, or its failure.
+fn outcome_parts(status: &Status) -> (Option<String>, Option<asl::Failure>) {
+    match status {
+        Status::Succeeded(output) => (Some(output.to_string()), None),
+        Status::Failed(failure) | Status::TimedOut(failure) | Status::Aborted(failure) => (None, Some(failure.clone())),
+        Status::Running => (None, None),
     }
 }
 

@@ -20,7 +20,8 @@ use asl::interpreter::{ActionId, Command, Integration, Pattern, Status};
 use asl::Failure;
 use asl::history::TimeFormat;
 use live::{status_name, Live};
-use record::{Body, Input};
+use asl::map_run::MapRunUpdate;
+use record::{Body, Input, MAP_RUN_KIND};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -29,6 +30,7 @@ use store::{ExecutionRecord, Store, StoreError, Write};
 use tokio::sync::{mpsc, oneshot};
 
 pub use activities::ActivityTask;
+pub use record::MapRunRecord;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct StartedExecution {
@@ -59,6 +61,8 @@ pub struct ExecutionDescription {
     pub redrive_status: String,
     pub redrive_status_reason: Option<String>,
     pub trace_header: Option<String>,
+    /// The Map Run that started it, for a distributed Map's child execution.
+    pub map_run_arn: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -154,6 +158,10 @@ impl Runtime {
         };
         let mut resumed = Vec::new();
         for (record, inputs) in store.open_executions()? {
+            // A distributed Map's child executions are resumed with the execution that runs them.
+            if Body::from_json(&record.body).is_ok_and(|body| body.map_run_arn.is_some()) {
+                continue;
+            }
             match Live::recover(&record, &inputs, &config.region) {
                 Ok((live, commands)) => {
                     register_tokens(&mut state, &record.arn, &commands);
@@ -227,6 +235,7 @@ impl Runtime {
             redrive_status: "NOT_REDRIVABLE".into(),
             redrive_status_reason: None,
             trace_header,
+            map_run_arn: None,
         })
     }
 
@@ -274,6 +283,35 @@ impl Runtime {
         self.record(execution_arn)?;
         let events = self.shared.store.history(execution_arn).map_err(internal)?;
         events.iter().map(|event| serde_json::from_str(event).map_err(|e| internal(StoreError(e.to_string())))).collect()
+    }
+
+    /// DescribeMapRun.
+    pub fn describe_map_run(&self, map_run_arn: &str) -> Result<MapRunRecord, ServiceError> {
+        let documents = self.shared.store.documents(MAP_RUN_KIND).map_err(internal)?;
+        let document = documents.into_iter().find(|document| document.key == map_run_arn).ok_or_else(|| crate::catalog::resource_not_found(map_run_arn))?;
+        MapRunRecord::from_json(&document.body).map_err(|e| internal(StoreError(e)))
+    }
+
+    /// ListMapRuns: the Map Runs an execution started, newest first.
+    pub fn list_map_runs(&self, execution_arn: &str) -> Result<Vec<MapRunRecord>, ServiceError> {
+        self.describe_execution(execution_arn)?;
+        let documents = self.shared.store.documents(MAP_RUN_KIND).map_err(internal)?;
+        let mut runs = documents
+            .iter()
+            .map(|document| MapRunRecord::from_json(&document.body).map_err(|e| internal(StoreError(e))))
+            .filter(|run| run.as_ref().map_or(true, |run| run.execution_arn == execution_arn))
+            .collect::<Result<Vec<_>, _>>()?;
+        runs.sort_by(|a, b| b.start_ms.cmp(&a.start_ms).then_with(|| b.map_run_arn.cmp(&a.map_run_arn)));
+        Ok(runs)
+    }
+
+    /// UpdateMapRun: a running Map Run takes the new settings (a closed one keeps its own).
+    pub async fn update_map_run(&self, map_run_arn: &str, update: MapRunUpdate) -> Result<(), ServiceError> {
+        let run = self.describe_map_run(map_run_arn)?;
+        if run.status != "RUNNING" || !self.shared.lock().live.contains_key(&run.root_execution_arn) {
+            return Ok(());
+        }
+        self.feed(&run.root_execution_arn, Input::UpdateMapRun { map_run_arn: map_run_arn.to_owned(), update }).await
     }
 
     /// GetActivityTask: waits up to the poll time for a task of the activity; None when none came.
@@ -418,6 +456,8 @@ impl Shared {
             token_secret: info.token_secret.clone(),
             trace_header,
             redrive_count: 0,
+            map_run_arn: None,
+            state_machine_arn: None,
         };
         let (mut live, commands) = Live::start(machine.compiled.clone(), info, machine.state_machine_arn.clone(), body);
         tracing::debug!(execution = %arn, "execution started");
@@ -441,6 +481,9 @@ impl Shared {
         let record = self.store.execution(execution_arn).map_err(internal)?.ok_or_else(|| does_not_exist(execution_arn))?;
         if !matches!(record.status.as_str(), "FAILED" | "TIMED_OUT" | "ABORTED") {
             return Err(not_redrivable(format!("it is {}", record.status)));
+        }
+        if Body::from_json(&record.body).is_ok_and(|body| body.map_run_arn.is_some()) {
+            return Err(not_redrivable("it is a child execution of a Map Run".into()));
         }
         let now = now_ms();
         if record.stop_ms.is_some_and(|stop| now - stop > REDRIVE_WINDOW_MS) {
@@ -660,7 +703,8 @@ async fn purge(shared: Arc<Shared>) {
         match shared.store.closed_before(before) {
             Ok(expired) if !expired.is_empty() => {
                 let count = expired.len();
-                let writes: Vec<Write> = expired.into_iter().map(|arn| Write::DeleteExecution { arn }).collect();
+                let expired_runs = expired_map_runs(shared.store.as_ref(), &expired);
+                let writes: Vec<Write> = expired.into_iter().map(|arn| Write::DeleteExecution { arn }).chain(expired_runs).collect();
                 match shared.commit(writes).await {
                     Ok(()) => tracing::info!(purged = count, "closed executions past the retention purged"),
                     Err(problem) => tracing::warn!(%problem, "purge failed; tried again later"),
@@ -671,6 +715,20 @@ async fn purge(shared: Arc<Shared>) {
         }
         tokio::time::sleep(every).await;
     }
+}
+
+/// The Map Run documents of executions being purged.
+fn expired_map_runs(store: &dyn Store, expired: &[String]) -> Vec<Write> {
+    if expired.is_empty() {
+        return Vec::new();
+    }
+    let expired: std::collections::HashSet<&str> = expired.iter().map(String::as_str).collect();
+    let documents = store.documents(MAP_RUN_KIND).unwrap_or_default();
+    documents
+        .into_iter()
+        .filter(|document| record::MapRunRecord::from_json(&document.body).is_ok_and(|run| expired.contains(run.root_execution_arn.as_str())))
+        .map(|document| Write::DeleteDocument { kind: document.kind, key: document.key })
+        .collect()
 }
 
 fn register_tokens(state: &mut State, execution_arn: &str, commands: &[Command]) {
@@ -707,7 +765,6 @@ fn describe(record: &ExecutionRecord) -> Result<ExecutionDescription, ServiceErr
     let redrivable = matches!(record.status.as_str(), "FAILED" | "TIMED_OUT" | "ABORTED");
     Ok(ExecutionDescription {
         execution_arn: record.arn.clone(),
-        state_machine_arn: record.state_machine_arn.clone(),
         state_machine_version_arn: body.version_arn,
         state_machine_alias_arn: body.alias_arn,
         name: record.name.clone(),
@@ -723,6 +780,8 @@ fn describe(record: &ExecutionRecord) -> Result<ExecutionDescription, ServiceErr
         redrive_status: if redrivable { "REDRIVABLE" } else { "NOT_REDRIVABLE" }.into(),
         redrive_status_reason: (!redrivable && closed).then(|| format!("Execution is {}", record.status)),
         trace_header: body.trace_header,
+        state_machine_arn: body.state_machine_arn.unwrap_or_else(|| record.state_machine_arn.clone()),
+        map_run_arn: body.map_run_arn,
     })
 }
 
