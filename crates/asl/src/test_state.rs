@@ -353,6 +353,22 @@ impl Run<'_, '_> {
 
     fn map(&mut self, map: &MapSpec) -> Evaluated {
         let request = self.request;
+        if let DataFlow::JsonPath { .. } = request.state.data {
+            let effective = self.effective_input()?;
+            let items = match &map.items {
+                Some(Dynamic::Path { path, .. }) => path.select_required(&Scope::new(&effective, &request.context, &self.variables))?,
+                _ => effective,
+            };
+            if !items.is_array() {
+                // AWS names a context path ($$...) with a single `$`.
+                let path = match &map.items {
+                    Some(Dynamic::Path { path, .. }) => path.as_str().strip_prefix('$').filter(|rest| rest.starts_with('$')).unwrap_or(path.as_str()),
+                    _ => "$",
+                };
+                return Err(Failure::runtime(format!("Reference path \"{path}\" must point to array.")));
+            }
+            self.inspection.after_items_path = Some(items);
+        }
         self.inspection.max_concurrency = Some(match &map.max_concurrency {
             Some(Dynamic::Literal(value)) => value.as_u64().unwrap_or_default(),
             _ => 0,
@@ -362,21 +378,6 @@ impl Run<'_, '_> {
         }
         if let Some(Dynamic::Literal(value)) = &map.tolerated_failure_percentage {
             self.inspection.tolerated_failure_percentage = value.as_f64();
-        }
-        if let DataFlow::JsonPath { .. } = request.state.data {
-            let effective = self.effective_input()?;
-            let items = match &map.items {
-                Some(Dynamic::Path { path, .. }) => path.select_required(&Scope::new(&effective, &request.context, &self.variables))?,
-                _ => effective,
-            };
-            if !items.is_array() {
-                let path = match &map.items {
-                    Some(Dynamic::Path { path, .. }) => path.as_str().to_owned(),
-                    _ => "$".to_owned(),
-                };
-                return Err(Failure::runtime(format!("Reference path \"{path}\" must point to array.")));
-            }
-            self.inspection.after_items_path = Some(items);
         }
         let result = self.mocked()?;
         if self.exceeds_tolerance() {
