@@ -379,7 +379,7 @@ async fn state_machines_and_activities_are_tagged_and_untagged() {
     assert!(message.contains("Value '' at 'tags.1.member.key' failed to satisfy constraint: Member must have length greater than or equal to 1"), "{message}");
 }
 
-// --- validation, TestState, map runs -------------------------------------------------------
+// --- validation, map runs (TestState: test_state_api.rs) -------------------------------------------------------
 
 #[tokio::test]
 async fn definitions_are_validated_with_diagnostics() {
@@ -400,13 +400,6 @@ async fn definitions_are_validated_with_diagnostics() {
     assert_eq!(not_json["result"], "FAIL");
     assert_eq!(not_json["diagnostics"][0]["code"], "INVALID_JSON_DESCRIPTION");
     assert_eq!(not_json["diagnostics"][0]["message"], format!("Unrecognized token 'not': was expecting {VALID_VALUES}"));
-}
-
-#[tokio::test]
-async fn test_state_says_it_is_not_supported() {
-    let api = Api::new();
-    let (code, message) = api.error("TestState", json!({"definition": "{}"})).await;
-    assert_eq!((code.as_str(), message.as_str()), ("ValidationException", "TestState is not supported by this endpoint yet"));
 }
 
 #[tokio::test]

@@ -1343,48 +1343,7 @@ impl Execution {
     fn choose(&mut self, thread: ThreadId, state: &State, choices: &[ChoiceBranch], default: Option<usize>) -> Result<Flow, Failure> {
         let context = self.context(thread, state);
         let current = &self.threads[thread];
-        let chosen = match state.query_language {
-            QueryLanguage::JsonPath => {
-                let effective = match &state.data {
-                    DataFlow::JsonPath { input_path, .. } => read_optional(input_path, &Scope::new(&current.input, &context, &current.variables))?,
-                    DataFlow::Jsonata { .. } => current.input.clone(),
-                };
-                let scope = Scope::new(&effective, &context, &current.variables);
-                let mut chosen = None;
-                for choice in choices {
-                    if let Condition::Rule(rule) = &choice.condition {
-                        if rule.matches(&scope)? {
-                            chosen = Some(choice);
-                            break;
-                        }
-                    }
-                }
-                chosen
-            }
-            QueryLanguage::Jsonata => {
-                let states = Value::Object(states_binding(&current.input, &context));
-                let mut chosen = None;
-                for choice in choices {
-                    if let Condition::Jsonata(condition) = &choice.condition {
-                        match condition.evaluate(&states, &current.variables, "Condition")? {
-                            Value::Bool(true) => {
-                                chosen = Some(choice);
-                                break;
-                            }
-                            Value::Bool(false) => {}
-                            other => {
-                                return Err(Failure::query_evaluation(format!(
-                                    "The JSONata expression '{}' specified for the field 'Condition' returned an unexpected result type. Expected 'boolean', but was '{}' for value: {other}",
-                                    condition.source().unwrap_or_default(),
-                                    json_type_name(&other)
-                                )))
-                            }
-                        }
-                    }
-                }
-                chosen
-            }
-        };
+        let chosen = matching_choice(state, choices, &current.input, &context, &current.variables)?;
         match chosen {
             Some(choice) if choice.assign.is_some() || choice.output.is_some() => {
                 let (output, assigned) = self.choice_output(thread, state, choice, &context)?;
@@ -1473,22 +1432,7 @@ impl Execution {
         let Some(field) = field else { return Ok(None) };
         let context = self.context(thread, state);
         let current = &self.threads[thread];
-        let scope = Scope::new(&current.input, &context, &current.variables);
-        let value = match field {
-            FailField::Literal(text) => return Ok(Some(text.clone())),
-            FailField::Path(path) => path.select(&scope).ok_or_else(|| {
-                Failure::runtime(format!("The JSONPath '{}' specified for the field '{path_name}' could not be found in the input '{}'", path.as_str(), current.input))
-            })?,
-            FailField::Intrinsic(function) => function.evaluate(&scope)?,
-            FailField::Jsonata(template) => {
-                let states = Value::Object(states_binding(&current.input, &context));
-                template.evaluate(&states, &current.variables, name)?
-            }
-        };
-        Ok(Some(match value {
-            Value::String(text) => text,
-            other => other.to_string(),
-        }))
+        fail_field_text(field, name, path_name, &current.input, &context, &current.variables).map(Some)
     }
 
     // ----- evaluation helpers --------------------------------------------------------------------
@@ -1685,7 +1629,61 @@ impl Fanout {
     }
 }
 
-fn read_optional(path: &OptionalPath, scope: &Scope) -> Result<Value, Failure> {
+/// The first Choice rule that matches the state's input, if any.
+pub(crate) fn matching_choice<'c>(state: &State, choices: &'c [ChoiceBranch], input: &Value, context: &Value, variables: &Variables) -> Result<Option<&'c ChoiceBranch>, Failure> {
+    match state.query_language {
+        QueryLanguage::JsonPath => {
+            let effective = match &state.data {
+                DataFlow::JsonPath { input_path, .. } => read_optional(input_path, &Scope::new(input, context, variables))?,
+                DataFlow::Jsonata { .. } => input.clone(),
+            };
+            let scope = Scope::new(&effective, context, variables);
+            for choice in choices {
+                if let Condition::Rule(rule) = &choice.condition {
+                    if rule.matches(&scope)? {
+                        return Ok(Some(choice));
+                    }
+                }
+            }
+            Ok(None)
+        }
+        QueryLanguage::Jsonata => {
+            let states = Value::Object(states_binding(input, context));
+            for choice in choices {
+                if let Condition::Jsonata(condition) = &choice.condition {
+                    match condition.evaluate(&states, variables, "Condition")? {
+                        Value::Bool(true) => return Ok(Some(choice)),
+                        Value::Bool(false) => {}
+                        other => {
+                            return Err(Failure::query_evaluation(format!(
+                                "The JSONata expression '{}' specified for the field 'Condition' returned an unexpected result type. Expected 'boolean', but was '{}' for value: {other}",
+                                condition.source().unwrap_or_default(),
+                                json_type_name(&other)
+                            )))
+                        }
+                    }
+                }
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// The text of a Fail state's Error or Cause (`name`; `path_name` is its JSONPath form).
+pub(crate) fn fail_field_text(field: &FailField, name: &str, path_name: &str, input: &Value, context: &Value, variables: &Variables) -> Result<String, Failure> {
+    let scope = Scope::new(input, context, variables);
+    let value = match field {
+        FailField::Literal(text) => return Ok(text.clone()),
+        FailField::Path(path) => path.select(&scope).ok_or_else(|| {
+            Failure::runtime(format!("The JSONPath '{}' specified for the field '{path_name}' could not be found in the input '{input}'", path.as_str()))
+        })?,
+        FailField::Intrinsic(function) => function.evaluate(&scope)?,
+        FailField::Jsonata(template) => template.evaluate(&Value::Object(states_binding(input, context)), variables, name)?,
+    };
+    Ok(value_text(&value))
+}
+
+pub(crate) fn read_optional(path: &OptionalPath, scope: &Scope) -> Result<Value, Failure> {
     match path {
         OptionalPath::Whole => Ok(scope.input.clone()),
         OptionalPath::Nothing => Ok(Value::Object(Map::new())),
@@ -1693,7 +1691,7 @@ fn read_optional(path: &OptionalPath, scope: &Scope) -> Result<Value, Failure> {
     }
 }
 
-fn place_result(placement: &ResultPlacement, input: Value, result: Value) -> Result<Value, Failure> {
+pub(crate) fn place_result(placement: &ResultPlacement, input: Value, result: Value) -> Result<Value, Failure> {
     match placement {
         ResultPlacement::Replace => Ok(result),
         ResultPlacement::Discard => Ok(input),
@@ -1701,7 +1699,7 @@ fn place_result(placement: &ResultPlacement, input: Value, result: Value) -> Res
     }
 }
 
-fn states_binding(input: &Value, context: &Value) -> Map<String, Value> {
+pub(crate) fn states_binding(input: &Value, context: &Value) -> Map<String, Value> {
     let mut states = Map::new();
     states.insert("input".into(), input.clone());
     states.insert("context".into(), context.clone());

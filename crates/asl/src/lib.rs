@@ -14,6 +14,7 @@ pub mod mock;
 pub mod path;
 pub mod scope;
 pub mod template;
+pub mod test_state;
 pub mod validate;
 pub mod variables;
 pub mod yaml;

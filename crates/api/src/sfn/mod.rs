@@ -9,6 +9,7 @@ mod map_runs;
 mod state_machines;
 mod tags;
 mod tasks;
+mod test_state;
 mod validation;
 mod versions;
 
@@ -54,7 +55,7 @@ pub async fn call(state: &ApiState, action: &str, body: &[u8]) -> Result<Value, 
         "SendTaskFailure" => tasks::send_failure(state, decode(body)?).await,
         "SendTaskHeartbeat" => tasks::send_heartbeat(state, decode(body)?).await,
         "ValidateStateMachineDefinition" => validation::validate(decode(body)?),
-        "TestState" => validation::test_state(decode(body)?),
+        "TestState" => test_state::test_state(state, decode(body)?),
         "DescribeMapRun" => map_runs::describe(state, decode(body)?),
         "ListMapRuns" => map_runs::list(state, decode(body)?),
         "UpdateMapRun" => map_runs::update(state, decode(body)?).await,

@@ -1,4 +1,4 @@
-//! ValidateStateMachineDefinition, through `asl::validate`; TestState, not supported yet.
+//! ValidateStateMachineDefinition, through `asl::validate`.
 
 use super::Reply;
 use crate::constraints::Constraints;
@@ -64,15 +64,4 @@ pub fn validate(request: ValidateRequest) -> Result<Value, ApiError> {
         .with("diagnostics", serde_json::to_value(&diagnostics).unwrap_or(Value::Null))
         .with("truncated", truncated)
         .into())
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-pub struct TestStateRequest {
-    definition: Option<String>,
-}
-
-pub fn test_state(request: TestStateRequest) -> Result<Value, ApiError> {
-    Constraints::new().required("definition", request.definition.as_deref()).check()?;
-    Err(ApiError::service("ValidationException", "TestState is not supported by this endpoint yet"))
 }
