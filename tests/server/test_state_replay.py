@@ -2,7 +2,7 @@
 """Replays the recorded AWS TestState requests (conformance/extra/test_state) against a running
 `switchyard serve` and reports how many answers match AWS's.
 
-    python3 tests/server/test_state_replay.py --endpoint http://127.0.0.1:8083 [-v] [--filter TEXT]
+    python3 tests/server/test_state_replay.py --endpoint http://127.0.0.1:8083 [-v] [--filter TEXT] [--floor N]
 
 Answers are compared with check.py's placeholder-aware comparison, JSON texts parsed on both
 sides. The recorder dropped roleArn from requests, so one is added to every request except the
@@ -18,7 +18,8 @@ import sys
 import urllib.error
 import urllib.request
 
-CONFORMANCE = os.environ.get("CONFORMANCE_DIR", "/work/shared/conformance")
+# The recordings are third-party data: read from ../shared beside the repository, never copied.
+CONFORMANCE = os.environ.get("CONFORMANCE_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "conformance"))
 sys.path.insert(0, CONFORMANCE)
 from check import compare_values, deep_parse  # noqa: E402
 
@@ -66,6 +67,7 @@ def main():
     parser.add_argument("--endpoint", default="http://127.0.0.1:8083")
     parser.add_argument("--filter", default="")
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--floor", type=int, default=0, help="exit non-zero when fewer answers match")
     args = parser.parse_args()
     passed = failed = 0
     for path in sorted(glob.glob(os.path.join(CONFORMANCE, "extra", "test_state", "*.json"))):
@@ -81,7 +83,11 @@ def main():
         else:
             passed += 1
     print(f"test_state: {passed} passed, {failed} failed")
+    if passed < args.floor:
+        print(f"below the floor of {args.floor}")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
