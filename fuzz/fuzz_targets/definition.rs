@@ -14,19 +14,8 @@ fuzz_target!(|data: &[u8]| {
     let _ = asl::validate::validate(&definition);
     let Ok(machine) = StateMachine::compile(&definition) else { return };
     let input = serde_json::json!({"a": [1, 2, {"b": "c"}], "n": 3});
-    let info = ExecutionInfo {
-        execution_arn: "arn:aws:states:us-east-1:000000000000:execution:f:1".into(),
-        name: "1".into(),
-        state_machine_arn: "arn:aws:states:us-east-1:000000000000:stateMachine:f".into(),
-        state_machine_name: "f".into(),
-        role_arn: "arn:aws:iam::000000000000:role/f".into(),
-        region: "us-east-1".into(),
-        start_time: 0,
-        input_text: input.to_string(),
-        input,
-        redrive_count: 0,
-        token_secret: String::new(),
-    };
+    let text = input.to_string();
+    let info = ExecutionInfo::local("f", "1", input, text);
     let mut execution = Execution::start(Arc::new(machine), info, 0, 0);
     // Bounded: a definition may loop forever by design (a Pass whose Next is itself).
     for _ in 0..4 {

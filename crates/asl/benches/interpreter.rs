@@ -9,19 +9,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 fn info(input: Value) -> ExecutionInfo {
-    ExecutionInfo {
-        execution_arn: "arn:aws:states:us-east-1:000000000000:execution:bench:1".into(),
-        name: "1".into(),
-        state_machine_arn: "arn:aws:states:us-east-1:000000000000:stateMachine:bench".into(),
-        state_machine_name: "bench".into(),
-        role_arn: "arn:aws:iam::000000000000:role/bench".into(),
-        region: "us-east-1".into(),
-        start_time: 0,
-        input_text: input.to_string(),
-        input,
-        redrive_count: 0,
-        token_secret: String::new(),
-    }
+    let text = input.to_string();
+    ExecutionInfo::local("bench", "1", input, text)
 }
 
 /// 100 states alternating Pass (writing a counter with ResultPath) and Choice on it.

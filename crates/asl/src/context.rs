@@ -23,6 +23,27 @@ pub struct ExecutionInfo {
     pub token_secret: String,
 }
 
+impl ExecutionInfo {
+    /// An execution in the default region and account (us-east-1, 000000000000): local runs,
+    /// tests, benchmarks. `input_text` is the input as the caller wrote it.
+    pub fn local(state_machine_name: &str, execution_name: &str, input: Value, input_text: String) -> ExecutionInfo {
+        let prefix = "arn:aws:states:us-east-1:000000000000";
+        ExecutionInfo {
+            execution_arn: format!("{prefix}:execution:{state_machine_name}:{execution_name}"),
+            name: execution_name.to_owned(),
+            state_machine_arn: format!("{prefix}:stateMachine:{state_machine_name}"),
+            state_machine_name: state_machine_name.to_owned(),
+            role_arn: "arn:aws:iam::000000000000:role/switchyard".to_owned(),
+            region: "us-east-1".to_owned(),
+            start_time: 0,
+            input,
+            input_text,
+            redrive_count: 0,
+            token_secret: String::new(),
+        }
+    }
+}
+
 /// ISO-8601 with milliseconds, as AWS writes times in the context object.
 pub fn iso_time(millis: i64) -> String {
     chrono::DateTime::from_timestamp_millis(millis)

@@ -1852,19 +1852,7 @@ mod tests {
     use serde_json::json;
 
     fn info() -> ExecutionInfo {
-        ExecutionInfo {
-            execution_arn: "arn:aws:states:us-east-1:000000000000:execution:m:e".into(),
-            name: "e".into(),
-            state_machine_arn: "arn:aws:states:us-east-1:000000000000:stateMachine:m".into(),
-            state_machine_name: "m".into(),
-            role_arn: "r".into(),
-            region: "us-east-1".into(),
-            start_time: 0,
-            input: json!({}),
-            input_text: "{}".into(),
-            redrive_count: 0,
-            token_secret: "secret".into(),
-        }
+        ExecutionInfo { token_secret: "secret".into(), ..ExecutionInfo::local("m", "e", json!({}), "{}".into()) }
     }
 
     fn machine(definition: Value) -> Arc<StateMachine> {

@@ -1,10 +1,10 @@
 //! CreateActivity, DescribeActivity, ListActivities, DeleteActivity.
 
-use super::{check_paging, checked_arn, tags, timestamp, Reply, MAX_ARN_CHARS, MAX_NAME_CHARS, MAX_TOKEN_CHARS};
+use super::{checked_arn, tags, timestamp, PlainListRequest, Reply, MAX_ARN_CHARS, MAX_NAME_CHARS};
 use crate::arn::ACTIVITY;
 use crate::constraints::Constraints;
 use crate::error::ApiError;
-use crate::pagination::{page, Paging};
+use crate::pagination::page;
 use crate::ApiState;
 use engine::catalog::Tag;
 use serde::Deserialize;
@@ -50,18 +50,8 @@ pub fn describe(state: &ApiState, request: ActivityRequest) -> Result<Value, Api
         .into())
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-pub struct ListRequest {
-    max_results: Option<i64>,
-    next_token: Option<String>,
-}
-
-pub fn list(state: &ApiState, request: ListRequest) -> Result<Value, ApiError> {
-    let paging = Paging { max_results: request.max_results, next_token: request.next_token.as_deref() };
-    let mut constraints = Constraints::new();
-    check_paging(&mut constraints, paging, MAX_TOKEN_CHARS);
-    constraints.check()?;
+pub fn list(state: &ApiState, request: PlainListRequest) -> Result<Value, ApiError> {
+    let paging = request.paging()?;
     let (activities, next_token) = page(state.catalog.list_activities(), paging, "ListActivities", |activity| activity.arn.clone())?;
     let activities: Vec<Value> = activities
         .into_iter()

@@ -85,6 +85,25 @@ const MAX_PAGE_SIZE: i64 = 1000;
 const MAX_TOKEN_CHARS: usize = 1024;
 const INCLUDED_DATA: &[&str] = &["ALL_DATA", "METADATA_ONLY"];
 
+/// The members of a listing that takes nothing but a page size and a token.
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PlainListRequest {
+    max_results: Option<i64>,
+    next_token: Option<String>,
+}
+
+impl PlainListRequest {
+    /// Its paging, checked against the model's constraints.
+    fn paging(&self) -> Result<Paging<'_>, ApiError> {
+        let paging = Paging { max_results: self.max_results, next_token: self.next_token.as_deref() };
+        let mut constraints = Constraints::new();
+        check_paging(&mut constraints, paging, MAX_TOKEN_CHARS);
+        constraints.check()?;
+        Ok(paging)
+    }
+}
+
 /// The model's constraints on maxResults and nextToken.
 fn check_paging(constraints: &mut Constraints, paging: Paging, max_token_chars: usize) {
     constraints.range("maxResults", paging.max_results, 0, MAX_PAGE_SIZE).length("nextToken", paging.next_token, 1, max_token_chars);

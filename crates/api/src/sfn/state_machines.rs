@@ -1,11 +1,11 @@
 //! CreateStateMachine, DescribeStateMachine, ListStateMachines, UpdateStateMachine,
 //! DeleteStateMachine.
 
-use super::{check_paging, checked_arn, tags, timestamp, Reply, INCLUDED_DATA, MAX_ARN_CHARS, MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, MAX_TOKEN_CHARS};
+use super::{checked_arn, tags, timestamp, PlainListRequest, Reply, INCLUDED_DATA, MAX_ARN_CHARS, MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS};
 use crate::arn::{self, STATE_MACHINE};
 use crate::constraints::Constraints;
 use crate::error::ApiError;
-use crate::pagination::{page, Paging};
+use crate::pagination::page;
 use crate::ApiState;
 use engine::catalog::{LoggingConfiguration, MachineType, NewStateMachine, Revision, StateMachineDescription, StateMachineUpdate, Tag, TracingConfiguration};
 use serde::Deserialize;
@@ -127,18 +127,8 @@ pub fn describe(state: &ApiState, request: DescribeRequest) -> Result<Value, Api
     Ok(description(state.catalog.describe_state_machine(arn)?, included_data != Some("METADATA_ONLY")))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-pub struct ListRequest {
-    max_results: Option<i64>,
-    next_token: Option<String>,
-}
-
-pub fn list(state: &ApiState, request: ListRequest) -> Result<Value, ApiError> {
-    let paging = Paging { max_results: request.max_results, next_token: request.next_token.as_deref() };
-    let mut constraints = Constraints::new();
-    check_paging(&mut constraints, paging, MAX_TOKEN_CHARS);
-    constraints.check()?;
+pub fn list(state: &ApiState, request: PlainListRequest) -> Result<Value, ApiError> {
+    let paging = request.paging()?;
     let (machines, next_token) = page(state.catalog.list_state_machines(), paging, "ListStateMachines", |machine| machine.arn.clone())?;
     let machines: Vec<Value> = machines
         .into_iter()

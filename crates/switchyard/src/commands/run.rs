@@ -65,19 +65,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let dispatcher = crate::commands::tasks::local_dispatcher(&args)?;
     let execution_name = "run-00000000-0000-0000-0000-000000000000";
     let machine_name = args.name.as_deref().unwrap_or("switchyard-run");
-    let info = ExecutionInfo {
-        execution_arn: format!("arn:aws:states:us-east-1:000000000000:execution:{machine_name}:{execution_name}"),
-        name: execution_name.to_owned(),
-        state_machine_arn: format!("arn:aws:states:us-east-1:000000000000:stateMachine:{machine_name}"),
-        state_machine_name: machine_name.to_owned(),
-        role_arn: "arn:aws:iam::000000000000:role/switchyard".to_owned(),
-        region: "us-east-1".to_owned(),
-        start_time: 0,
-        input,
-        input_text: input_text.trim().to_owned(),
-        redrive_count: 0,
-        token_secret: String::new(),
-    };
+    let info = ExecutionInfo::local(machine_name, execution_name, input, input_text.trim().to_owned());
     let execution = run_to_completion(machine, info, dispatcher, &RunOptions { time_scale: args.time_scale, seed: 0 });
     let mut result = Map::new();
     let (status, failure) = match execution.status() {
