@@ -532,6 +532,11 @@ async fn an_execution_is_started_described_and_listed() {
     let for_execution = api.ok("DescribeStateMachineForExecution", json!({"executionArn": execution})).await;
     assert_eq!((&for_execution["stateMachineArn"], &for_execution["name"]), (&json!(arn), &json!("runs")));
     assert_eq!(for_execution["definition"], three_passes().to_string());
+    // An update does not change what an earlier execution ran.
+    let updated = json!({"StartAt": "Only", "States": {"Only": {"Type": "Succeed"}}});
+    api.ok("UpdateStateMachine", json!({"stateMachineArn": arn, "definition": updated.to_string()})).await;
+    let after_update = api.ok("DescribeStateMachineForExecution", json!({"executionArn": execution})).await;
+    assert_eq!(after_update["definition"], three_passes().to_string());
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use crate::constraints::Constraints;
 use crate::error::ApiError;
 use crate::pagination::{page, Paging};
 use crate::ApiState;
-use engine::catalog::{is_valid_name, MachineType, ResolvedMachine};
+use engine::catalog::{is_valid_name, MachineType, ResolvedMachine, Revision};
 use engine::runtime::ExecutionDescription;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -215,7 +215,9 @@ pub fn describe_state_machine(state: &ApiState, request: DescribeRequest) -> Res
         .with("stateMachineArn", execution.state_machine_arn)
         .with("name", machine.name)
         .with("updateDate", timestamp(machine.update_ms));
-    Ok(state_machines::with_revision(reply, &machine.revision, request.includes_data()).into())
+    // AWS answers with the definition the execution ran, even after the machine was updated.
+    let revision = Revision { definition: execution.definition, role_arn: execution.role_arn, ..machine.revision };
+    Ok(state_machines::with_revision(reply, &revision, request.includes_data()).into())
 }
 
 #[derive(Deserialize, Default)]
@@ -355,6 +357,8 @@ mod tests {
             redrive_status_reason: None,
             trace_header: None,
             map_run_arn: None,
+            definition: "{}".into(),
+            role_arn: "arn:aws:iam::000000000000:role/r".into(),
         }
     }
 

@@ -61,6 +61,9 @@ pub struct ExecutionDescription {
     pub redrive_status: String,
     pub redrive_status_reason: Option<String>,
     pub trace_header: Option<String>,
+    /// The definition and role the execution started with (DescribeStateMachineForExecution).
+    pub definition: String,
+    pub role_arn: String,
     /// The Map Run that started it, for a distributed Map's child execution.
     pub map_run_arn: Option<String>,
 }
@@ -210,6 +213,7 @@ impl Runtime {
         let arn = format!("arn:aws:states:{}:{}:express:{}:{}:{}", config.region, config.account, machine.name, name, uuid::Uuid::new_v4());
         let info = new_info(&machine, &arn, &name, &input, &config.region)?;
         let (start_ms, state_machine_arn) = (info.start_time, machine.state_machine_arn.clone());
+        let (definition, role_arn) = (machine.definition.clone(), machine.role_arn.clone());
         let dispatcher = self.shared.dispatcher.clone();
         let options = crate::RunOptions { time_scale: 1.0, seed: info.start_time as u64 };
         let execution = tokio::task::spawn_blocking(move || crate::run_to_completion(machine.compiled.clone(), info, dispatcher, &options))
@@ -236,6 +240,8 @@ impl Runtime {
             redrive_status_reason: None,
             trace_header,
             map_run_arn: None,
+            definition,
+            role_arn,
         })
     }
 
@@ -782,6 +788,8 @@ fn describe(record: &ExecutionRecord) -> Result<ExecutionDescription, ServiceErr
         trace_header: body.trace_header,
         state_machine_arn: body.state_machine_arn.unwrap_or_else(|| record.state_machine_arn.clone()),
         map_run_arn: body.map_run_arn,
+        definition: body.definition,
+        role_arn: body.role_arn,
     })
 }
 
