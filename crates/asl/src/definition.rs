@@ -474,11 +474,9 @@ impl Fields<'_> {
     /// A number-like field given literally, through its `...Path` twin, or (JSONata) as `{% %}`.
     fn dynamic(&self, literal: &'static str, path: &'static str) -> Result<Option<Dynamic>, String> {
         if let Some(value) = self.fields.get(literal) {
-            if self.language == QueryLanguage::Jsonata {
-                if contains_expression(value) {
-                    let template = JsonataTemplate::compile(value).map_err(|e| format!("{}/{literal}: {e}", self.at))?;
-                    return Ok(Some(Dynamic::Jsonata { field: literal, template }));
-                }
+            if self.language == QueryLanguage::Jsonata && contains_expression(value) {
+                let template = JsonataTemplate::compile(value).map_err(|e| format!("{}/{literal}: {e}", self.at))?;
+                return Ok(Some(Dynamic::Jsonata { field: literal, template }));
             }
             return Ok(Some(Dynamic::Literal(value.clone())));
         }

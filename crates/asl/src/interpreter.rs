@@ -17,6 +17,10 @@ use std::sync::Arc;
 
 pub type ActionId = u64;
 type ThreadId = usize;
+/// Variables a state assigned, with their values as JSON text (as history shows them).
+type AssignedVariables = Vec<(String, String)>;
+/// A state's output and the variables it assigned.
+type StateExit = (Value, Option<AssignedVariables>);
 
 /// An execution whose history grows past this fails, as on AWS.
 pub const MAX_HISTORY_EVENTS: usize = 25_000;
@@ -86,7 +90,7 @@ pub struct TaskRequest {
 
 #[derive(Debug, Clone)]
 pub enum Command {
-    RunTask(TaskRequest),
+    RunTask(Box<TaskRequest>),
     /// Call `timer_fired(action)` at `at` (milliseconds since the epoch).
     StartTimer { action: ActionId, at: i64 },
     /// The task or timer is no longer wanted.
@@ -540,7 +544,7 @@ impl Execution {
         }
     }
 
-    fn process_result(&mut self, thread: ThreadId, state: &State, result: Option<Value>) -> Result<(Value, Option<Vec<(String, String)>>, ), Failure> {
+    fn process_result(&mut self, thread: ThreadId, state: &State, result: Option<Value>) -> Result<StateExit, Failure> {
         let context = self.context(thread, state);
         let current = &self.threads[thread];
         match &state.data {
@@ -583,7 +587,7 @@ impl Execution {
     }
 
     /// Sets the variables of an evaluated Assign, returning them as history shows them.
-    fn assign(&mut self, thread: ThreadId, assigned: Option<Value>) -> Option<Vec<(String, String)>> {
+    fn assign(&mut self, thread: ThreadId, assigned: Option<Value>) -> Option<AssignedVariables> {
         let Some(Value::Object(assigned)) = assigned else { return None };
         if assigned.is_empty() {
             return None;
@@ -596,7 +600,7 @@ impl Execution {
         Some(shown)
     }
 
-    fn exit_state(&mut self, thread: ThreadId, state: &State, output: Value, assigned: Option<Vec<(String, String)>>, next: Option<usize>) -> Flow {
+    fn exit_state(&mut self, thread: ThreadId, state: &State, output: Value, assigned: Option<AssignedVariables>, next: Option<usize>) -> Flow {
         let exited = Details {
             name: Some(state.name.to_string()),
             output: Some(output.to_string()),
@@ -684,7 +688,7 @@ impl Execution {
         self.fail_thread(thread, failure);
     }
 
-    fn caught_output(&mut self, thread: ThreadId, state: &State, catcher: &Catcher, failure: &Failure) -> Result<(Value, Option<Vec<(String, String)>>), Failure> {
+    fn caught_output(&mut self, thread: ThreadId, state: &State, catcher: &Catcher, failure: &Failure) -> Result<StateExit, Failure> {
         let mut error_output = Map::new();
         error_output.insert("Error".into(), Value::from(failure.error.as_str()));
         error_output.insert("Cause".into(), Value::from(failure.cause.as_deref().unwrap_or_default()));
@@ -831,7 +835,7 @@ impl Execution {
             self.arm_heartbeat(thread, heartbeat);
         }
         let current = &mut self.threads[thread];
-        self.commands.push(Command::RunTask(TaskRequest {
+        self.commands.push(Command::RunTask(Box::new(TaskRequest {
             action,
             state_name: state.name.clone(),
             resource: task.resource.clone(),
@@ -841,7 +845,7 @@ impl Execution {
             timeout_seconds: timeout,
             heartbeat_seconds: heartbeat,
             attempt: current.retry_count,
-        }));
+        })));
         Ok(Flow::Stop)
     }
 
@@ -1358,7 +1362,7 @@ impl Execution {
     }
 
     /// A matched Choice rule's own Assign / Output take the place of the state's.
-    fn choice_output(&mut self, thread: ThreadId, state: &State, choice: &ChoiceBranch, context: &Value) -> Result<(Value, Option<Vec<(String, String)>>), Failure> {
+    fn choice_output(&mut self, thread: ThreadId, state: &State, choice: &ChoiceBranch, context: &Value) -> Result<StateExit, Failure> {
         let current = &self.threads[thread];
         match state.query_language {
             QueryLanguage::JsonPath => {

@@ -90,7 +90,7 @@ impl Store for MemoryStore {
             .filter(|r| state_machine_arn.is_none_or(|arn| r.state_machine_arn == arn) && status.is_none_or(|s| r.status == s))
             .cloned()
             .collect();
-        records.sort_by(|a, b| b.start_ms.cmp(&a.start_ms));
+        records.sort_by_key(|record| std::cmp::Reverse(record.start_ms));
         Ok(records)
     }
 
