@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 struct NoTasks;
 
 impl TaskDispatcher for NoTasks {
-    fn run(&self, request: &TaskRequest) -> Result<Value, Failure> {
+    fn run(&self, request: &TaskRequest, _context: &engine::TaskContext) -> Result<Value, Failure> {
         Err(Failure::new("Unsupported", request.resource.clone()))
     }
 }

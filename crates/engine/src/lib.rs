@@ -10,6 +10,6 @@ pub mod local_tasks;
 pub mod runtime;
 
 pub use clock::VirtualClock;
-pub use dispatch::TaskDispatcher;
+pub use dispatch::{TaskContext, TaskDispatcher};
 pub use error::ServiceError;
 pub use local::{run_to_completion, RunOptions};

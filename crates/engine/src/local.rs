@@ -1,13 +1,14 @@
 //! Runs one execution in this process to its end: `switchyard run`, tests and benchmarks.
 
-use crate::{TaskDispatcher, VirtualClock};
+use crate::{TaskContext, TaskDispatcher, VirtualClock};
+use compute::Cancellation;
 use asl::context::ExecutionInfo;
 use asl::definition::StateMachine;
 use asl::interpreter::{ActionId, Command, Execution, Status};
 use asl::Failure;
 use serde_json::Value;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::mpsc;
 use std::sync::Arc;
 
@@ -33,6 +34,7 @@ pub fn run_to_completion(machine: Arc<StateMachine>, info: ExecutionInfo, dispat
     let (outcomes, finished) = mpsc::channel::<TaskOutcome>();
     let mut timers: BinaryHeap<Reverse<(i64, ActionId)>> = BinaryHeap::new();
     let mut cancelled: HashSet<ActionId> = HashSet::new();
+    let mut running: HashMap<ActionId, Cancellation> = HashMap::new();
     let mut tasks_in_flight = 0usize;
     let mut commands = execution.run(clock.now());
     loop {
@@ -42,14 +44,19 @@ pub fn run_to_completion(machine: Arc<StateMachine>, info: ExecutionInfo, dispat
                     tasks_in_flight += 1;
                     let dispatcher = dispatcher.clone();
                     let outcomes = outcomes.clone();
+                    let context = TaskContext { execution_arn: execution.info().execution_arn.clone(), cancellation: Cancellation::new() };
+                    running.insert(request.action, context.cancellation.clone());
                     std::thread::spawn(move || {
-                        let outcome = dispatcher.run(&request);
+                        let outcome = dispatcher.run(&request, &context);
                         // The receiver is gone only when the run is over; nothing is left to tell.
                         let _ = outcomes.send((request.action, outcome));
                     });
                 }
                 Command::StartTimer { action, at } => timers.push(Reverse((at, action))),
                 Command::Cancel { action } => {
+                    if let Some(cancellation) = running.remove(&action) {
+                        cancellation.cancel();
+                    }
                     cancelled.insert(action);
                 }
             }
@@ -75,6 +82,7 @@ pub fn run_to_completion(machine: Arc<StateMachine>, info: ExecutionInfo, dispat
         match received {
             Some((action, outcome)) => {
                 tasks_in_flight -= 1;
+                running.remove(&action);
                 if !cancelled.contains(&action) {
                     match outcome {
                         Ok(output) => execution.task_succeeded(action, output, clock.now()),

@@ -1,13 +1,13 @@
 //! Tasks of a local run: Step Functions Local mocks first, then local Lambda functions.
 
-use crate::TaskDispatcher;
+use crate::{TaskContext, TaskDispatcher};
 use asl::interpreter::{Integration, Pattern, TaskRequest};
 use asl::mock::{MockConfig, MockedResponse};
 use asl::Failure;
 use compute::{Cancellation, FunctionRunner, FunctionSet, Outcome};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 pub struct Mocks {
     pub config: MockConfig,
@@ -19,18 +19,26 @@ pub struct LocalTasks {
     functions: FunctionSet,
     runner: Box<dyn FunctionRunner>,
     mocks: Option<Mocks>,
+    /// Service integrations by service name (`ecs`, `batch`, `aws-sdk:s3`, ...) other than Lambda.
+    services: HashMap<String, Arc<dyn TaskDispatcher>>,
     /// How often each state has been invoked: mocked responses are picked by invocation.
     invocations: Mutex<HashMap<String, u32>>,
 }
 
 impl LocalTasks {
     pub fn new(functions: FunctionSet, runner: Box<dyn FunctionRunner>, mocks: Option<Mocks>) -> LocalTasks {
-        LocalTasks { functions, runner, mocks, invocations: Mutex::new(HashMap::new()) }
+        LocalTasks { functions, runner, mocks, services: HashMap::new(), invocations: Mutex::new(HashMap::new()) }
+    }
+
+    /// Runs the tasks of `arn:aws:states:::SERVICE:...` resources with `dispatcher`.
+    pub fn with_service(mut self, service: &str, dispatcher: Arc<dyn TaskDispatcher>) -> LocalTasks {
+        self.services.insert(service.to_owned(), dispatcher);
+        self
     }
 
     /// Invokes a function by name or ARN. A handler error becomes a Failure whose error is the
     /// errorType and whose cause is Lambda's error document, as Step Functions reports it.
-    fn invoke(&self, function: &str, payload: &Value) -> Result<Value, Failure> {
+    fn invoke(&self, function: &str, payload: &Value, cancellation: &Cancellation) -> Result<Value, Failure> {
         let Some(spec) = self.functions.resolve(function) else {
             return Err(Failure::new(
                 "Lambda.ResourceNotFoundException",
@@ -41,7 +49,7 @@ impl LocalTasks {
                 ),
             ));
         };
-        match self.runner.invoke(spec, payload, &Cancellation::new()).outcome {
+        match self.runner.invoke(spec, payload, cancellation).outcome {
             Outcome::Returned(value) => Ok(value),
             Outcome::Failed(error) => Err(Failure::new(error.error_type, error.payload)),
             Outcome::Unavailable(reason) => Err(Failure::new("Lambda.ServiceException", reason)),
@@ -62,7 +70,7 @@ impl LocalTasks {
 }
 
 impl TaskDispatcher for LocalTasks {
-    fn run(&self, request: &TaskRequest) -> Result<Value, Failure> {
+    fn run(&self, request: &TaskRequest, context: &TaskContext) -> Result<Value, Failure> {
         if let Some(mocked) = self.mocked(request) {
             return match mocked {
                 MockedResponse::Return(value) => Ok(value),
@@ -70,7 +78,7 @@ impl TaskDispatcher for LocalTasks {
             };
         }
         match &request.integration {
-            Integration::LambdaFunction => self.invoke(&request.resource, &request.parameters),
+            Integration::LambdaFunction => self.invoke(&request.resource, &request.parameters, &context.cancellation),
             Integration::Service { service, action, pattern } if service == "lambda" && action.starts_with("invoke") => {
                 if *pattern == Pattern::WaitForTaskToken {
                     return Err(unsupported(request));
@@ -78,13 +86,17 @@ impl TaskDispatcher for LocalTasks {
                 let function = request.parameters.get("FunctionName").and_then(Value::as_str).unwrap_or_default();
                 let payload = request.parameters.get("Payload").cloned().unwrap_or(Value::Null);
                 // The integration reports a handler's error document compacted.
-                let result = self.invoke(function, &payload).map_err(|failure| Failure {
+                let result = self.invoke(function, &payload, &context.cancellation).map_err(|failure| Failure {
                     cause: failure.cause.map(|cause| serde_json::from_str::<Value>(&cause).map_or(cause, |document| document.to_string())),
                     ..failure
                 })?;
                 Ok(invoke_response(result))
             }
-            _ => Err(unsupported(request)),
+            Integration::Service { service, .. } => match self.services.get(service) {
+                Some(dispatcher) => dispatcher.run(request, context),
+                None => Err(unsupported(request)),
+            },
+            Integration::Activity => Err(unsupported(request)),
         }
     }
 }

@@ -19,7 +19,7 @@ struct NoTasks {
 }
 
 impl TaskDispatcher for NoTasks {
-    fn run(&self, request: &TaskRequest) -> Result<Value, Failure> {
+    fn run(&self, request: &TaskRequest, _context: &engine::TaskContext) -> Result<Value, Failure> {
         if self.healed.load(std::sync::atomic::Ordering::SeqCst) {
             return Ok(json!("healed"));
         }

@@ -29,7 +29,7 @@ fn runtime(store: Arc<MemoryStore>) -> Arc<Runtime> {
 struct NoTasks;
 
 impl TaskDispatcher for NoTasks {
-    fn run(&self, request: &TaskRequest) -> Result<Value, Failure> {
+    fn run(&self, request: &TaskRequest, _context: &engine::TaskContext) -> Result<Value, Failure> {
         Err(Failure::new("Unsupported", request.resource.clone()))
     }
 }

@@ -13,7 +13,8 @@ mod metrics;
 mod record;
 
 use crate::catalog::{MachineType, ResolvedMachine};
-use crate::{ServiceError, TaskDispatcher};
+use crate::{ServiceError, TaskContext, TaskDispatcher};
+use compute::Cancellation;
 use activities::{ActivityQueues, QueuedTask};
 use asl::context::ExecutionInfo;
 use asl::interpreter::{ActionId, Command, Integration, Pattern, Status};
@@ -117,6 +118,8 @@ struct State {
     /// Open task tokens: which execution's action each one completes.
     tokens: HashMap<String, (String, ActionId)>,
     timers: HashMap<(String, ActionId), tokio::task::AbortHandle>,
+    /// Tasks being run by the dispatcher, to stop when their execution no longer wants them.
+    running: HashMap<(String, ActionId), Cancellation>,
     activities: ActivityQueues,
     metrics: metrics::Metrics,
 }
@@ -155,6 +158,7 @@ impl Runtime {
         let mut state = State {
             live: HashMap::new(),
             tokens: HashMap::new(),
+            running: HashMap::new(),
             timers: HashMap::new(),
             activities: ActivityQueues::default(),
             metrics: metrics::Metrics::default(),
@@ -558,8 +562,11 @@ impl Shared {
                         let waits_for_token = matches!(integration, Integration::Service { pattern: Pattern::WaitForTaskToken, .. });
                         let shared = self.clone();
                         let execution_arn = execution_arn.to_owned();
+                        let context = TaskContext { execution_arn: execution_arn.clone(), cancellation: Cancellation::new() };
+                        self.lock().running.insert((execution_arn.clone(), request.action), context.cancellation.clone());
                         tokio::task::spawn_blocking(move || {
-                            let outcome = shared.dispatcher.run(&request);
+                            let outcome = shared.dispatcher.run(&request, &context);
+                            shared.lock().running.remove(&(execution_arn.clone(), request.action));
                             let input = match outcome {
                                 // The task ends when its token is used, not when the call returns.
                                 Ok(_) if waits_for_token => return,
@@ -585,6 +592,9 @@ impl Shared {
                     let mut state = self.lock();
                     if let Some(timer) = state.timers.remove(&(execution_arn.to_owned(), action)) {
                         timer.abort();
+                    }
+                    if let Some(cancellation) = state.running.remove(&(execution_arn.to_owned(), action)) {
+                        cancellation.cancel();
                     }
                     state.tokens.retain(|_, open| open.0 != execution_arn || open.1 != action);
                     state.activities.withdraw(execution_arn, action);
