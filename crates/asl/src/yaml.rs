@@ -1,47 +1,119 @@
 //! YAML documents as JSON values. CloudFormation short-form tags (`!Ref x`, `!GetAtt a.b`,
 //! `!Sub ...`) become their long form (`{"Ref": "x"}`, `{"Fn::GetAtt": ["a", "b"]}`), so that
 //! definitions embedded in serverless.yml read the same whichever form they use.
+//!
+//! [`to_json_with_lines`] also tells on which line each value starts, so that errors found later
+//! (in a serverless.yml, say) can name the line of the key they are about.
 
-use saphyr::{LoadableYamlNode, Scalar, Yaml};
+use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
 use serde_json::{Map, Number, Value};
+use std::collections::HashMap;
 
 /// Nesting deeper than this is refused rather than risking the stack.
 const MAX_DEPTH: usize = 256;
 
+/// Where each value of a document starts: 1-based lines by key path (`functions.main.events[0]`;
+/// the root is the empty path).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Lines(HashMap<String, usize>);
+
+impl Lines {
+    /// The line of the value at `path`, or of its closest ancestor that has one.
+    pub fn line_of(&self, path: &str) -> Option<usize> {
+        let mut path = path;
+        loop {
+            if let Some(line) = self.0.get(path) {
+                return Some(*line);
+            }
+            let parent = path.rfind(['.', '[']).map(|at| &path[..at])?;
+            path = parent;
+        }
+    }
+}
+
+/// A key path one level down: `parent.key`, or `parent[index]` for sequence items.
+pub fn child_path(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+pub fn item_path(parent: &str, index: usize) -> String {
+    format!("{parent}[{index}]")
+}
+
 pub fn to_json(text: &str) -> Result<Value, String> {
-    let documents = Yaml::load_from_str(text).map_err(|e| format!("Invalid YAML: {e}"))?;
+    convert_document(text, None)
+}
+
+/// The document and the line of every value in it.
+pub fn to_json_with_lines(text: &str) -> Result<(Value, Lines), String> {
+    let mut lines = Lines::default();
+    let value = convert_document(text, Some(&mut lines))?;
+    Ok((value, lines))
+}
+
+fn convert_document(text: &str, lines: Option<&mut Lines>) -> Result<Value, String> {
+    let documents = MarkedYaml::load_from_str(text).map_err(|e| format!("Invalid YAML: {e}"))?;
     match documents.into_iter().next() {
-        Some(document) => convert(&document, 0),
+        Some(document) => Converter { lines }.convert(&document, String::new(), 0),
         None => Err("Invalid YAML: the document is empty".to_owned()),
     }
 }
 
-fn convert(node: &Yaml, depth: usize) -> Result<Value, String> {
-    if depth > MAX_DEPTH {
-        return Err(format!("Invalid YAML: nested deeper than {MAX_DEPTH} levels"));
-    }
-    Ok(match node {
-        Yaml::Value(scalar) => scalar_to_json(scalar),
-        Yaml::Representation(text, _, _) => Value::String(text.to_string()),
-        Yaml::Sequence(items) => Value::Array(items.iter().map(|item| convert(item, depth + 1)).collect::<Result<_, _>>()?),
-        Yaml::Mapping(entries) => {
-            let mut object = Map::new();
-            for (key, value) in entries {
-                // JSON has only string keys; a collection as a key (`? {a: b}: c`) has no meaning
-                // in a definition, and re-serialising nested ones grows exponentially.
-                let key = match convert(key, depth + 1)? {
-                    Value::String(text) => text,
-                    Value::Array(_) | Value::Object(_) => return Err("Invalid YAML: a mapping key must be a scalar".to_owned()),
-                    scalar => scalar.to_string(),
-                };
-                object.insert(key, convert(value, depth + 1)?);
-            }
-            Value::Object(object)
+struct Converter<'a> {
+    lines: Option<&'a mut Lines>,
+}
+
+impl Converter<'_> {
+    fn convert(&mut self, node: &MarkedYaml, path: String, depth: usize) -> Result<Value, String> {
+        if depth > MAX_DEPTH {
+            return Err(format!("Invalid YAML: nested deeper than {MAX_DEPTH} levels"));
         }
-        Yaml::Tagged(tag, inner) => cloudformation_long_form(&tag.suffix, convert(inner, depth + 1)?),
-        Yaml::Alias(_) => return Err("Invalid YAML: aliases are not supported".to_owned()),
-        Yaml::BadValue => return Err("Invalid YAML: a value cannot be read".to_owned()),
-    })
+        let value = match &node.data {
+            YamlData::Value(scalar) => scalar_to_json(scalar),
+            YamlData::Representation(text, _, _) => Value::String(text.to_string()),
+            YamlData::Sequence(items) => {
+                let mut values = Vec::with_capacity(items.len());
+                for (index, item) in items.iter().enumerate() {
+                    values.push(self.convert(item, item_path(&path, index), depth + 1)?);
+                }
+                Value::Array(values)
+            }
+            YamlData::Mapping(entries) => {
+                let mut object = Map::new();
+                for (key, value) in entries {
+                    // JSON has only string keys; a collection as a key (`? {a: b}: c`) has no meaning
+                    // in a definition, and re-serialising nested ones grows exponentially.
+                    let key_node = key;
+                    let key = match (Converter { lines: None }).convert(key_node, String::new(), depth + 1)? {
+                        Value::String(text) => text,
+                        Value::Array(_) | Value::Object(_) => return Err("Invalid YAML: a mapping key must be a scalar".to_owned()),
+                        scalar => scalar.to_string(),
+                    };
+                    let value_path = child_path(&path, &key);
+                    // A key's line is where readers look for it, even when its value starts below.
+                    self.record(&value_path, key_node.span.start.line());
+                    let converted = self.convert(value, value_path, depth + 1)?;
+                    object.insert(key, converted);
+                }
+                Value::Object(object)
+            }
+            YamlData::Tagged(tag, inner) => cloudformation_long_form(&tag.suffix, self.convert(inner, path.clone(), depth + 1)?),
+            YamlData::Alias(_) => return Err("Invalid YAML: aliases are not supported".to_owned()),
+            YamlData::BadValue => return Err("Invalid YAML: a value cannot be read".to_owned()),
+        };
+        self.record(&path, node.span.start.line());
+        Ok(value)
+    }
+
+    fn record(&mut self, path: &str, line: usize) {
+        if let Some(lines) = self.lines.as_deref_mut() {
+            lines.0.entry(path.to_owned()).or_insert(line);
+        }
+    }
 }
 
 fn scalar_to_json(scalar: &Scalar) -> Value {
@@ -94,6 +166,17 @@ mod tests {
         assert!(to_json("? [a]\n: 1\n").unwrap_err().contains("mapping key must be a scalar"));
         // Found by fuzzing: nested complex keys once took exponential time to re-serialise.
         assert!(to_json(&"? ".repeat(40)).unwrap_err().contains("mapping key must be a scalar"));
+    }
+
+    #[test]
+    fn lines_name_where_each_value_starts() {
+        let (value, lines) = to_json_with_lines("service: a\nfunctions:\n  main:\n    handler: h.main\n    events:\n      - http: {path: x}\n").unwrap();
+        assert_eq!(value["functions"]["main"]["events"][0]["http"]["path"], "x");
+        assert_eq!(lines.line_of("service"), Some(1));
+        assert_eq!(lines.line_of("functions.main.handler"), Some(4));
+        assert_eq!(lines.line_of("functions.main.events[0].http.path"), Some(6));
+        // Unknown keys fall back to their closest known ancestor.
+        assert_eq!(lines.line_of("functions.main.timeout"), Some(3));
     }
 
     #[test]
