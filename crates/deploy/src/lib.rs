@@ -7,10 +7,20 @@
 //! as values, so that the same inputs always give the same plan.
 
 pub mod error;
+pub mod events;
+pub mod images;
 pub mod intrinsics;
 pub mod naming;
+pub mod plan;
+pub mod project;
+pub mod resources;
 pub mod schedule;
 pub mod source;
+pub mod template;
 pub mod variables;
 
 pub use error::ConfigError;
+pub use naming::Partition;
+pub use plan::Plan;
+pub use project::plan;
+pub use variables::Sources;
