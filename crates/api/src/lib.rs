@@ -6,12 +6,13 @@
 //! neither the path nor the Host: SDKs prefix the host with `sync-` for StartSyncExecution.
 //!
 //! ```ignore
-//! let state = api::ApiState { catalog, runtime };
+//! let state = api::ApiState { catalog, runtime, deployments };
 //! axum::serve(tokio::net::TcpListener::bind("127.0.0.1:8083").await?, api::router(state)).await?;
 //! ```
 
 mod arn;
 mod constraints;
+pub mod deployments;
 mod error;
 mod pagination;
 mod server;
@@ -37,6 +38,8 @@ pub use server::serve;
 pub struct ApiState {
     pub catalog: Arc<Catalog>,
     pub runtime: Arc<Runtime>,
+    /// Deployed Serverless projects: their HTTP routes and schedules.
+    pub deployments: Arc<deployments::Deployments>,
 }
 
 /// Bodies up to this size are read, so that the model's own limits (1 MiB definitions, 256 KiB
@@ -46,7 +49,13 @@ const JSON_1_0: &str = "application/x-amz-json-1.0";
 const STEP_FUNCTIONS_TARGET: &str = "AWSStepFunctions.";
 
 pub fn router(state: ApiState) -> Router {
-    Router::new().route("/", post(handle)).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)).with_state(state)
+    Router::new()
+        .route("/", post(handle))
+        .merge(deployments::router())
+        // Unsigned requests to any other path are for the routes of deployed `http` events.
+        .fallback(deployments::routes::serve)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
 }
 
 async fn handle(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> Response {

@@ -25,6 +25,10 @@ enum Command {
     Serve(commands::serve::ServeArgs),
     /// Load-test a Step Functions endpoint (Switchyard's or any other).
     Bench(commands::bench::BenchArgs),
+    /// Deploy a Serverless project (serverless.yml) into a running server, or into one started here.
+    Up(commands::up::UpArgs),
+    /// Remove a deployed Serverless project.
+    Remove(commands::up::RemoveArgs),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +38,8 @@ fn main() -> ExitCode {
         Command::Validate(args) => commands::validate::validate(args),
         Command::Serve(args) => commands::serve::serve(args),
         Command::Bench(args) => commands::bench::bench(args),
+        Command::Up(args) => commands::up::up(args),
+        Command::Remove(args) => commands::up::remove(args),
     };
     match outcome {
         Ok(code) => code,

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+use api::deployments::schedules::MissedRuns;
+use api::deployments::Deployments;
 use api::{router, ApiState};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -49,7 +51,8 @@ impl Api {
     pub fn new() -> Api {
         let store = Arc::new(MemoryStore::new());
         let catalog = Catalog::open(store.clone(), "us-east-1", "000000000000").unwrap();
-        Api { router: router(ApiState { catalog: Arc::new(catalog), runtime: runtime(store) }) }
+        let deployments = Deployments::open(store.clone(), 0, MissedRuns::default(), Default::default()).unwrap();
+        Api { router: router(ApiState { catalog: Arc::new(catalog), runtime: runtime(store), deployments: Arc::new(deployments) }) }
     }
 
     /// POSTs `body` with the given X-Amz-Target (none when `None`) and Host.

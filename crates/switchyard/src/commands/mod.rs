@@ -2,6 +2,7 @@ pub mod bench;
 pub mod run;
 pub mod serve;
 pub mod tasks;
+pub mod up;
 pub mod validate;
 
 use anyhow::Context;

@@ -1,9 +1,11 @@
 //! `switchyard serve`: every AWS-compatible API on one port, state durable under the data dir.
 
 use anyhow::Context;
+use api::deployments::schedules::{self, MissedRuns, SystemClock};
+use api::deployments::Deployments;
 use api::ApiState;
 use clap::Args;
-use compute::ProcessRunner;
+use compute::{FunctionSet, ProcessRunner};
 use engine::catalog::Catalog;
 use engine::local_tasks::LocalTasks;
 use engine::runtime::{Runtime, RuntimeConfig};
@@ -37,10 +39,59 @@ pub struct ServeArgs {
     /// (e.g. `info`, `engine=debug`).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Scheduled firings that fell due while no server ran: fire the latest only, all of them,
+    /// or skip them.
+    #[arg(long, default_value = "latest", value_parser = clap::value_parser!(MissedRuns))]
+    missed_schedules: MissedRuns,
+}
+
+/// What a server is made of, whether `serve` or `up` starts it.
+pub struct ServerSettings {
+    pub data_dir: PathBuf,
+    pub region: String,
+    pub account: String,
+    pub functions: FunctionSet,
+    pub missed_schedules: MissedRuns,
+}
+
+/// Opens the store under the data dir and everything on it, and starts firing schedules.
+/// Must be called inside a tokio runtime.
+pub fn assemble(settings: ServerSettings) -> anyhow::Result<ApiState> {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&settings.data_dir).with_context(|| format!("opening the store in {}", settings.data_dir.display()))?);
+    let catalog = Arc::new(Catalog::open(store.clone(), &settings.region, &settings.account)?);
+    let config = RuntimeConfig { region: settings.region.clone(), account: settings.account.clone(), ..RuntimeConfig::default() };
+    let preloaded = settings.functions.iter().map(|function| function.name.clone()).collect();
+    let runtime = Arc::new(Runtime::open(store.clone(), Arc::new(LocalTasks::new(settings.functions, Box::new(ProcessRunner::new()), None)), config)?);
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let deployments = Arc::new(Deployments::open(store, now_ms, settings.missed_schedules, preloaded)?);
+    let state = ApiState { catalog, runtime, deployments };
+    tokio::spawn(schedules::run(state.clone(), Arc::new(SystemClock)));
+    Ok(state)
+}
+
+/// Serves `state` on `listener` until Ctrl-C or SIGTERM.
+pub async fn serve_until_stopped(listener: tokio::net::TcpListener, state: ApiState) -> anyhow::Result<()> {
+    let (stopping, mut stop) = tokio::sync::watch::channel(false);
+    let serving = api::serve(listener, state, async move {
+        stop_signal().await;
+        let _ = stopping.send(true);
+    });
+    // Requests in flight get a moment to finish; long polls (GetActivityTask holds up to 60 s)
+    // are not waited for.
+    let drained = async {
+        let _ = stop.wait_for(|stopped| *stopped).await;
+        tokio::time::sleep(DRAIN_GRACE).await;
+    };
+    tokio::select! {
+        served = serving => served?,
+        () = drained => tracing::warn!("requests still in flight after the grace period; stopping anyway"),
+    }
+    tracing::info!("stopped; what was acknowledged is on disk");
+    Ok(())
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
-enum LogFormat {
+pub enum LogFormat {
     Text,
     Json,
 }
@@ -60,7 +111,7 @@ async fn stop_signal() {
     }
 }
 
-fn init_logs(format: LogFormat) {
+pub fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SWITCHYARD_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colours);
@@ -76,30 +127,12 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let functions = super::tasks::load_functions(args.functions.as_deref(), &args.function)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&args.data_dir).with_context(|| format!("opening the store in {}", args.data_dir.display()))?);
-        let catalog = Arc::new(Catalog::open(store.clone(), &args.region, &args.account)?);
-        let config = RuntimeConfig { region: args.region.clone(), account: args.account.clone(), ..RuntimeConfig::default() };
-        let executions = Arc::new(Runtime::open(store, Arc::new(LocalTasks::new(functions, Box::new(ProcessRunner::new()), None)), config)?);
+        let settings = ServerSettings { data_dir: args.data_dir.clone(), region: args.region, account: args.account, functions, missed_schedules: args.missed_schedules };
+        let state = assemble(settings)?;
         let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
         let ready_ms = started.elapsed().as_secs_f64() * 1000.0;
         tracing::info!(listen = %args.listen, data_dir = %args.data_dir.display(), ready_ms, "switchyard serving");
-        let (stopping, mut stop) = tokio::sync::watch::channel(false);
-        let serving = api::serve(listener, ApiState { catalog, runtime: executions }, async move {
-            stop_signal().await;
-            let _ = stopping.send(true);
-        });
-        // Requests in flight get a moment to finish; long polls (GetActivityTask holds up to 60 s)
-        // are not waited for.
-        let drained = async {
-            let _ = stop.wait_for(|stopped| *stopped).await;
-            tokio::time::sleep(DRAIN_GRACE).await;
-        };
-        tokio::select! {
-            served = serving => served?,
-            () = drained => tracing::warn!("requests still in flight after the grace period; stopping anyway"),
-        }
-        tracing::info!("stopped; what was acknowledged is on disk");
-        Ok::<_, anyhow::Error>(())
+        serve_until_stopped(listener, state).await
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,205 @@
+//! `switchyard up [serverless.yml]`: deploys a Serverless project into the server at
+//! `--endpoint`, or, when none answers, into a server it starts: in the foreground with live
+//! progress, or in the background with `--detach`. `switchyard remove` takes it away again.
+
+mod client;
+mod functions;
+mod progress;
+mod summary;
+
+use super::serve::{assemble, init_logs, serve_until_stopped, LogFormat, ServerSettings};
+use anyhow::{anyhow, bail, Context};
+use api::deployments::schedules::MissedRuns;
+use clap::Args;
+use client::Server;
+use compute::{FunctionSet, FunctionSpec};
+use deploy::{Partition, Plan, Sources};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+const DEFAULT_REGION: &str = "us-east-1";
+const DEFAULT_ACCOUNT: &str = "000000000000";
+/// How long a detached server may take to answer.
+const DETACHED_START_TIMEOUT: Duration = Duration::from_secs(15);
+
+#[derive(Args)]
+pub struct UpArgs {
+    /// The project's serverless.yml, or its folder.
+    #[arg(default_value = ".")]
+    config: PathBuf,
+    /// The stage (`${opt:stage}`, `${sls:stage}`); default: provider.stage, else dev.
+    #[arg(long)]
+    stage: Option<String>,
+    /// A parameter (`${param:K}`, or a CloudFormation parameter of `resources.Parameters`); repeatable.
+    #[arg(long = "param", value_name = "K=V")]
+    params: Vec<String>,
+    /// The server to deploy into; one is started here when none answers.
+    #[arg(long, default_value = "http://127.0.0.1:8083")]
+    endpoint: String,
+    /// Leave the started server running in the background and return.
+    #[arg(long)]
+    detach: bool,
+    /// Where a started server keeps its state.
+    #[arg(long, default_value = "./.switchyard")]
+    data_dir: PathBuf,
+    /// A started server's policy for scheduled firings missed while it was down.
+    #[arg(long, default_value = "latest", value_parser = clap::value_parser!(MissedRuns))]
+    missed_schedules: MissedRuns,
+}
+
+#[derive(Args)]
+pub struct RemoveArgs {
+    /// The project's serverless.yml, or its folder.
+    #[arg(default_value = ".")]
+    config: PathBuf,
+    #[arg(long)]
+    stage: Option<String>,
+    #[arg(long = "param", value_name = "K=V")]
+    params: Vec<String>,
+    #[arg(long, default_value = "http://127.0.0.1:8083")]
+    endpoint: String,
+}
+
+pub fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let server = Server::new(&args.endpoint);
+        if let Some(info) = server.probe().await {
+            let plan = plan(&args.config, args.stage.as_deref(), &args.params, Partition { region: info.region, account: info.account })?;
+            deploy_remotely(&server, &plan, started).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        let plan = plan(&args.config, args.stage.as_deref(), &args.params, Partition { region: DEFAULT_REGION.to_owned(), account: DEFAULT_ACCOUNT.to_owned() })?;
+        if args.detach {
+            start_detached(&args, &plan).await?;
+            deploy_remotely(&server, &plan, started).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        deploy_in_foreground(&args, plan, started).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub fn remove(args: RemoveArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let server = Server::new(&args.endpoint);
+        let info = server.probe().await.ok_or_else(|| anyhow!("no Switchyard server answers at {}", args.endpoint))?;
+        let plan = plan(&args.config, args.stage.as_deref(), &args.params, Partition { region: info.region, account: info.account })?;
+        match server.remove(&plan.deployment_name()).await? {
+            Some(_) => println!("removed {} (service {}, stage {})", plan.deployment_name(), plan.service, plan.stage),
+            None => println!("{} is not deployed at {}", plan.deployment_name(), args.endpoint),
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Reads the project, with the command line's options and this process's environment.
+fn plan(config: &Path, stage: Option<&str>, params: &[String], partition: Partition) -> anyhow::Result<Plan> {
+    let file = project_file(config)?;
+    let mut sources = Sources { env: std::env::vars().collect(), instance_id: instance_id(), account: partition.account.clone(), ..Sources::default() };
+    if let Some(stage) = stage {
+        sources.options.insert("stage".to_owned(), stage.to_owned());
+    }
+    for param in params {
+        let (name, value) = param.split_once('=').ok_or_else(|| anyhow!("--param {param}: expected K=V"))?;
+        sources.params.insert(name.to_owned(), value.to_owned());
+    }
+    let plan = deploy::plan(&file, &sources, partition)?;
+    eprint!("{}", summary::warnings(&plan));
+    Ok(plan)
+}
+
+/// `serverless.yml` (or `.yaml`, or `.json`) in a folder, or the file given.
+fn project_file(config: &Path) -> anyhow::Result<PathBuf> {
+    if !config.is_dir() {
+        return Ok(config.to_owned());
+    }
+    ["serverless.yml", "serverless.yaml", "serverless.json"]
+        .iter()
+        .map(|name| config.join(name))
+        .find(|candidate| candidate.exists())
+        .ok_or_else(|| anyhow!("{} has no serverless.yml", config.display()))
+}
+
+/// `${sls:instanceId}`: random for every run, as the framework makes it.
+fn instance_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..8].to_owned()
+}
+
+async fn deploy_remotely(server: &Server, plan: &Plan, started: Instant) -> anyhow::Result<()> {
+    let applied = server.deploy(&plan.deployment_name(), &serde_json::to_value(plan)?).await?;
+    print!("{}", summary::service_information(plan, &applied, server.endpoint()));
+    println!("deployed into {} in {} ms", server.endpoint(), started.elapsed().as_millis());
+    Ok(())
+}
+
+/// The address to listen on for an endpoint URL such as `http://127.0.0.1:8083`.
+fn listen_address(endpoint: &str) -> anyhow::Result<String> {
+    let address = endpoint.strip_prefix("http://").ok_or_else(|| anyhow!("--endpoint {endpoint}: a server can only be started for an http:// endpoint"))?;
+    Ok(address.trim_end_matches('/').to_owned())
+}
+
+/// Starts `switchyard serve` in the background with the project's functions, and waits until
+/// it answers.
+async fn start_detached(args: &UpArgs, plan: &Plan) -> anyhow::Result<()> {
+    use std::os::unix::process::CommandExt;
+    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let functions_path = args.data_dir.join(format!("{}.functions.json", plan.deployment_name()));
+    std::fs::write(&functions_path, functions::functions_file(plan, &args.endpoint).to_string())?;
+    let log_path = args.data_dir.join("server.log");
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
+    let mut command = std::process::Command::new(std::env::current_exe()?);
+    command
+        .args(["serve", "--listen", &listen_address(&args.endpoint)?, "--missed-schedules", missed_name(args.missed_schedules)])
+        .arg("--data-dir")
+        .arg(&args.data_dir)
+        .arg("--functions")
+        .arg(&functions_path)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        // Its own process group: the terminal's Ctrl-C is not for it.
+        .process_group(0);
+    let child = command.spawn().context("starting the server")?;
+    let server = Server::new(&args.endpoint);
+    let deadline = Instant::now() + DETACHED_START_TIMEOUT;
+    while server.probe().await.is_none() {
+        if Instant::now() > deadline {
+            bail!("the server started in the background (pid {}) does not answer; see {}", child.id(), log_path.display());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!("server running in the background: pid {}, log {}", child.id(), log_path.display());
+    Ok(())
+}
+
+fn missed_name(policy: MissedRuns) -> &'static str {
+    match policy {
+        MissedRuns::All => "all",
+        MissedRuns::Latest => "latest",
+        MissedRuns::Skip => "skip",
+    }
+}
+
+/// Starts a server in this process, deploys into it, and follows executions until Ctrl-C.
+async fn deploy_in_foreground(args: &UpArgs, plan: Plan, started: Instant) -> anyhow::Result<()> {
+    init_logs(LogFormat::Text);
+    let functions_file = functions::functions_file(&plan, &args.endpoint);
+    let mut functions = FunctionSet::new();
+    for spec in FunctionSpec::parse_file(&functions_file.to_string(), Path::new(&plan.project_dir)).map_err(|error| anyhow!("functions of {}: {error}", plan.service))? {
+        functions.insert(spec);
+    }
+    let settings = ServerSettings { data_dir: args.data_dir.clone(), region: plan.region.clone(), account: plan.account.clone(), functions, missed_schedules: args.missed_schedules };
+    let state = assemble(settings)?;
+    let address = listen_address(&args.endpoint)?;
+    let listener = tokio::net::TcpListener::bind(&address).await.with_context(|| format!("listening on {address}"))?;
+    let applied = api::deployments::apply(&state, plan.clone(), chrono::Utc::now().timestamp_millis()).await.map_err(|_| anyhow!("the deployment of {} failed", plan.deployment_name()))?;
+    print!("{}", summary::service_information(&plan, &serde_json::to_value(&applied)?, &args.endpoint));
+    println!("ready in {} ms; following executions (Ctrl-C stops the server)", started.elapsed().as_millis());
+    let machines = plan.state_machines.iter().map(|machine| machine.arn.clone()).collect();
+    tokio::spawn(progress::follow(state.clone(), machines));
+    serve_until_stopped(listener, state).await
+}
