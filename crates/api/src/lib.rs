@@ -13,6 +13,7 @@
 mod arn;
 mod constraints;
 mod error;
+mod lambda;
 mod pagination;
 mod server;
 mod sfn;
@@ -24,6 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use engine::catalog::Catalog;
+use engine::functions::Functions;
 use engine::runtime::Runtime;
 use serde_json::json;
 use std::sync::Arc;
@@ -31,12 +33,13 @@ use std::sync::Arc;
 pub use error::ApiError;
 pub use server::serve;
 
-/// What the API serves: the catalog (state machines, activities, tags) and the runtime
-/// (executions, activity tasks) of one region and account.
+/// What the API serves: the catalog (state machines, activities, tags), the runtime
+/// (executions, activity tasks) and the Lambda functions of one region and account.
 #[derive(Clone)]
 pub struct ApiState {
     pub catalog: Arc<Catalog>,
     pub runtime: Arc<Runtime>,
+    pub functions: Arc<Functions>,
 }
 
 /// Bodies up to this size are read, so that the model's own limits (1 MiB definitions, 256 KiB
@@ -46,7 +49,12 @@ const JSON_1_0: &str = "application/x-amz-json-1.0";
 const STEP_FUNCTIONS_TARGET: &str = "AWSStepFunctions.";
 
 pub fn router(state: ApiState) -> Router {
-    Router::new().route("/", post(handle)).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)).with_state(state)
+    Router::new()
+        .route("/", post(handle))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // REST paths: Lambda (with its own body limit, for zip uploads).
+        .merge(lambda::routes())
+        .with_state(state)
 }
 
 async fn handle(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> Response {
