@@ -20,9 +20,29 @@ pub(super) fn tail(path: &Path) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
+/// Keeps the end of `logs` within [`MAX_OUTCOME_LOG_BYTES`], cut at a character boundary.
+pub(super) fn keep_end(logs: String) -> String {
+    if logs.len() <= MAX_OUTCOME_LOG_BYTES {
+        return logs;
+    }
+    let mut start = logs.len() - MAX_OUTCOME_LOG_BYTES;
+    while !logs.is_char_boundary(start) {
+        start += 1;
+    }
+    logs[start..].to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keeps_the_end_of_long_logs() {
+        let logs = format!("{}é{}", "a".repeat(10), "b".repeat(MAX_OUTCOME_LOG_BYTES - 1));
+        let kept = keep_end(logs);
+        assert!(kept.len() <= MAX_OUTCOME_LOG_BYTES);
+        assert!(kept.ends_with('b') && !kept.contains('a'));
+    }
 
     #[test]
     fn a_missing_log_is_empty() {

@@ -1,5 +1,5 @@
 //! Container tasks: one image plus a command, with CPU and memory, run to its end by a
-//! [`ContainerRunner`] — over the Docker Engine API (Docker or Podman) or as a
+//! [`ContainerRunner`] — over the Docker Engine API (Docker or Podman, [`EngineRunner`]) or as a
 //! plain subprocess when there is no engine ([`ProcessRunner`]).
 //!
 //! A run is split in [`start`](ContainerRunner::start) and [`wait`](ContainerRunner::wait) so that
@@ -16,6 +16,7 @@
 //! assert_eq!((outcome.end, outcome.exit_code), (ContainerEnd::Exited, Some(0)));
 //! ```
 
+mod engine;
 mod logs;
 mod process;
 
@@ -28,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::invocation::Cancellation;
 
+pub use engine::{EngineConfig, EngineRunner, PullPolicy};
 pub use process::ProcessRunner;
 
 /// Every container Switchyard starts has this label; its value names the Switchyard instance (its
