@@ -21,6 +21,9 @@ need_apt() {
 
 need_apt python3 python3-pip
 command -v cargo-nextest >/dev/null 2>&1 || cargo install cargo-nextest --locked
+# Container tasks run on Podman's Docker-compatible service: it is installed and started here,
+# with the local test image; the engine tests and suites find it through DOCKER_HOST.
+export "$(scripts/setup/podman.sh | tail -n 1)"
 
 cargo build --workspace --all-targets
 cargo nextest run --workspace --no-fail-fast
@@ -102,9 +105,10 @@ endpoint="http://sfn.localhost:$port"
 suite "Step Functions acceptance (boto3)" python3 "$acceptance/sfn_api.py" --endpoint "$endpoint"
 suite "AWS CLI and boto3 clients" python3 "$root/tests/server/clients.py" --endpoint "$endpoint"
 suite "conformance through the API" conformance_run --endpoint "http://127.0.0.1:$port"
-suite "TestState against AWS's recorded answers" python3 "$root/tests/server/test_state_replay.py" --endpoint "http://127.0.0.1:$port" --floor 130
+suite "TestState against AWS's recorded answers" python3 "$root/tests/server/test_state_replay.py" --endpoint "http://127.0.0.1:$port" --floor 155
 kill $server
 suite "crash test (SIGKILL with executions in flight)" python3 "$root/tests/server/crash.py" --switchyard "$root/target/debug/switchyard"
+suite "Serverless examples through switchyard up" python3 "$root/tests/deploy/examples.py" --switchyard "$root/target/debug/switchyard"
 
 # The closing line counts these suites; each printed its own counts above.
 echo "switchyard suites: $suites_passed passed, $suites_failed failed"

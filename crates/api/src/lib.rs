@@ -14,6 +14,7 @@ mod arn;
 mod constraints;
 pub mod deployments;
 mod error;
+mod lambda;
 mod pagination;
 mod server;
 mod sfn;
@@ -25,6 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use engine::catalog::Catalog;
+use engine::functions::Functions;
 use engine::runtime::Runtime;
 use serde_json::json;
 use std::sync::Arc;
@@ -32,12 +34,13 @@ use std::sync::Arc;
 pub use error::ApiError;
 pub use server::serve;
 
-/// What the API serves: the catalog (state machines, activities, tags) and the runtime
-/// (executions, activity tasks) of one region and account.
+/// What the API serves: the catalog (state machines, activities, tags), the runtime
+/// (executions, activity tasks) and the Lambda functions of one region and account.
 #[derive(Clone)]
 pub struct ApiState {
     pub catalog: Arc<Catalog>,
     pub runtime: Arc<Runtime>,
+    pub functions: Arc<Functions>,
     /// Deployed Serverless projects: their HTTP routes and schedules.
     pub deployments: Arc<deployments::Deployments>,
 }
@@ -55,6 +58,8 @@ pub fn router(state: ApiState) -> Router {
         // Unsigned requests to any other path are for the routes of deployed `http` events.
         .fallback(deployments::routes::serve)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // REST paths: Lambda (with its own body limit, for zip uploads).
+        .merge(lambda::routes())
         .with_state(state)
 }
 

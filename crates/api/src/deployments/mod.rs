@@ -12,6 +12,7 @@
 //! - `DELETE /_switchyard/deployments/{name}`: removes everything a deployment made.
 
 mod activities;
+mod functions;
 pub mod outcome;
 pub mod routes;
 pub mod schedules;
@@ -30,7 +31,7 @@ use routes::RouteTable;
 use schedules::{MissedRuns, ScheduleRecord, Schedules};
 use serde::Serialize;
 use serde_json::json;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use store::{Document, Store, StoreError, Write};
 
@@ -42,9 +43,6 @@ pub struct Deployments {
     plans: Mutex<BTreeMap<String, Plan>>,
     pub routes: RouteTable,
     pub schedules: Schedules,
-    /// Functions the server's dispatcher was given when it started (the embedded server of
-    /// `switchyard up` loads the project's functions that way).
-    preloaded_functions: BTreeSet<String>,
     /// One deployment at a time.
     applying: tokio::sync::Mutex<()>,
 }
@@ -59,7 +57,7 @@ pub struct Applied {
 }
 
 impl Deployments {
-    pub fn open(store: Arc<dyn Store>, now_ms: i64, missed: MissedRuns, preloaded_functions: BTreeSet<String>) -> Result<Deployments, StoreError> {
+    pub fn open(store: Arc<dyn Store>, now_ms: i64, missed: MissedRuns) -> Result<Deployments, StoreError> {
         let schedules = Schedules::open(store.clone(), now_ms, missed)?;
         let routes = RouteTable::default();
         let mut plans = BTreeMap::new();
@@ -68,7 +66,7 @@ impl Deployments {
             routes.replace(&document.key, plan.routes.clone());
             plans.insert(document.key, plan);
         }
-        Ok(Deployments { store, plans: Mutex::new(plans), routes, schedules, preloaded_functions, applying: tokio::sync::Mutex::new(()) })
+        Ok(Deployments { store, plans: Mutex::new(plans), routes, schedules, applying: tokio::sync::Mutex::new(()) })
     }
 
     fn plans(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Plan>> {
@@ -158,10 +156,8 @@ pub async fn apply(state: &ApiState, plan: Plan, now_ms: i64) -> Result<Applied,
         outcomes.push(outcome);
     }
     for function in &plan.functions {
-        outcomes.push(match deployments.preloaded_functions.contains(&function.name) {
-            true => Outcome::new("function", &function.name, &function.arn, Action::Created).with_detail("loaded when the server started"),
-            false => Outcome::new("function", &function.name, &function.arn, Action::Pending).with_detail("the Lambda service is not part of this server"),
-        });
+        let outcome = functions::apply(&state.functions, function).await.map_err(|error| failed(&format!("function {}", function.name), error, &outcomes))?;
+        outcomes.push(outcome);
     }
     for resource in &plan.resources {
         outcomes.push(Outcome::new(kind_name(resource.kind), &resource.name, &resource.arn, Action::Pending).with_detail(format!("the {} service is not part of this server", service_of(resource.kind))));
@@ -172,6 +168,9 @@ pub async fn apply(state: &ApiState, plan: Plan, now_ms: i64) -> Result<Applied,
         }
         for activity in previous.activities.iter().filter(|old| !plan.activities.iter().any(|new| new.arn == old.arn)) {
             outcomes.push(activities::remove(&state.catalog, activity).await.map_err(|error| failed(&format!("removing activity {}", activity.name), error, &outcomes))?);
+        }
+        for function in previous.functions.iter().filter(|old| !plan.functions.iter().any(|new| new.name == old.name)) {
+            outcomes.push(functions::remove(&state.functions, function).await.map_err(|error| failed(&format!("removing function {}", function.name), error, &outcomes))?);
         }
     }
     let (records, mut writes) = deployments.schedules.prepare(&name, &plan.schedules, now_ms);
@@ -195,6 +194,9 @@ pub async fn remove(state: &ApiState, name: &str) -> Result<Option<Vec<Outcome>>
     }
     for activity in &plan.activities {
         outcomes.push(activities::remove(&state.catalog, activity).await.map_err(|error| failed(&format!("removing activity {}", activity.name), error, &outcomes))?);
+    }
+    for function in &plan.functions {
+        outcomes.push(functions::remove(&state.functions, function).await.map_err(|error| failed(&format!("removing function {}", function.name), error, &outcomes))?);
     }
     let (_, mut writes) = deployments.schedules.prepare(name, &[], 0);
     writes.push(Write::DeleteDocument { kind: DEPLOYMENT_KIND.to_owned(), key: name.to_owned() });

@@ -2,7 +2,8 @@
 //! serverless-step-functions' API Gateway integration does (`executionArn`, `startDate`).
 //!
 //! The execution's input is the request body when there is one, else the query string as an
-//! object, else `{}`.
+//! object, else `{}`. A function's route invokes it with API Gateway's proxy event (REST API,
+//! payload format 1.0) and answers with the `statusCode`, `headers` and `body` it returns.
 
 use crate::ApiState;
 use axum::body::{to_bytes, Body};
@@ -68,20 +69,103 @@ pub async fn serve(axum::extract::State(state): axum::extract::State<ApiState>, 
     let Some(route) = route else {
         return (StatusCode::FORBIDDEN, [("content-type", "application/json"), ("x-amzn-errortype", "MissingAuthenticationTokenException")], json!({"message": "Missing Authentication Token"}).to_string()).into_response();
     };
-    let query = request.uri().query().map(str::to_owned);
-    let is_head = request.method() == Method::HEAD;
-    let body = match to_bytes(request.into_body(), MAX_BODY_BYTES).await {
+    let (parts, body) = request.into_parts();
+    let body = match to_bytes(body, MAX_BODY_BYTES).await {
         Ok(body) => body,
         Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, json!({"message": "Request Too Long"}).to_string()).into_response(),
     };
-    let input = execution_input(&body, query.as_deref());
+    let is_head = parts.method == Method::HEAD;
     let answer = match &route.target {
-        Target::StateMachine { arn, .. } => start(&state, arn, input).await,
-        Target::Function { name, .. } => Err((StatusCode::BAD_GATEWAY, json!({"message": format!("Internal server error: function {name} cannot be invoked (the Lambda service is not part of this server)")}))),
+        Target::StateMachine { arn, .. } => start(&state, arn, execution_input(&body, parts.uri.query())).await,
+        Target::Function { name, .. } => return invoke(&state, name, proxy_event(&route, &parts, &body)).await,
     };
     let (status, body) = answer.unwrap_or_else(|failure| failure);
     let body = if is_head { String::new() } else { body.to_string() };
     (status, [("content-type", "application/json")], body).into_response()
+}
+
+/// API Gateway's proxy integration event (REST API, payload format 1.0).
+fn proxy_event(route: &Route, parts: &axum::http::request::Parts, body: &[u8]) -> Value {
+    let headers: Map<String, Value> = parts.headers.iter().filter_map(|(name, value)| Some((name.as_str().to_owned(), Value::String(value.to_str().ok()?.to_owned())))).collect();
+    let query: Map<String, Value> = form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes()).map(|(name, value)| (name.into_owned(), Value::String(value.into_owned()))).collect();
+    let (stage, resource) = route.path.trim_start_matches('/').split_once('/').map_or(("", route.path.as_str()), |(stage, rest)| (stage, rest));
+    let parameters = path_parameters(&route.path, parts.uri.path());
+    let (body, base64) = match std::str::from_utf8(body) {
+        Ok(text) if text.is_empty() => (Value::Null, false),
+        Ok(text) => (Value::String(text.to_owned()), false),
+        Err(_) => {
+            use base64::Engine;
+            (Value::String(base64::engine::general_purpose::STANDARD.encode(body)), true)
+        }
+    };
+    let or_null = |map: Map<String, Value>| if map.is_empty() { Value::Null } else { Value::Object(map) };
+    json!({
+        "resource": format!("/{resource}"),
+        "path": parts.uri.path().strip_prefix(&format!("/{stage}")).unwrap_or(parts.uri.path()),
+        "httpMethod": parts.method.as_str(),
+        "headers": headers,
+        "queryStringParameters": or_null(query),
+        "pathParameters": or_null(parameters),
+        "stageVariables": null,
+        "requestContext": {
+            "stage": stage,
+            "httpMethod": parts.method.as_str(),
+            "path": parts.uri.path(),
+            "requestId": uuid::Uuid::new_v4().to_string(),
+            "requestTimeEpoch": chrono::Utc::now().timestamp_millis(),
+        },
+        "body": body,
+        "isBase64Encoded": base64,
+    })
+}
+
+/// The values of a route's `{name}` and `{name+}` segments.
+fn path_parameters(pattern: &str, path: &str) -> Map<String, Value> {
+    let mut parameters = Map::new();
+    let given: Vec<&str> = path.trim_matches('/').split('/').collect();
+    for (index, segment) in pattern.trim_matches('/').split('/').enumerate() {
+        let Some(name) = segment.strip_prefix('{').and_then(|rest| rest.strip_suffix('}')) else { continue };
+        match name.strip_suffix('+') {
+            Some(greedy) => {
+                parameters.insert(greedy.to_owned(), Value::String(given.get(index..).unwrap_or_default().join("/")));
+            }
+            None => {
+                parameters.insert(name.to_owned(), Value::String(given.get(index).copied().unwrap_or_default().to_owned()));
+            }
+        }
+    }
+    parameters
+}
+
+/// Invokes the function and answers with what it returned, as the proxy integration does.
+async fn invoke(state: &ApiState, name: &str, event: Value) -> Response {
+    let functions = state.functions.clone();
+    let function = name.to_owned();
+    let invoked = tokio::task::spawn_blocking(move || functions.invoke(&function, None, &event, &compute::Cancellation::new())).await;
+    let internal_error = || (StatusCode::BAD_GATEWAY, [("content-type", "application/json")], json!({"message": "Internal server error"}).to_string()).into_response();
+    let Ok(Ok(invocation)) = invoked else { return internal_error() };
+    if !matches!(invocation.outcome, compute::Outcome::Returned(_)) {
+        return internal_error();
+    }
+    let Ok(Value::Object(answer)) = serde_json::from_str::<Value>(&invocation.payload) else { return internal_error() };
+    let status = answer.get("statusCode").and_then(Value::as_u64).and_then(|code| StatusCode::from_u16(u16::try_from(code).ok()?).ok()).unwrap_or(StatusCode::OK);
+    let body = match answer.get("body") {
+        Some(Value::String(text)) if answer.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) => {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.decode(text).unwrap_or_default()
+        }
+        Some(Value::String(text)) => text.clone().into_bytes(),
+        Some(other) => other.to_string().into_bytes(),
+        None => Vec::new(),
+    };
+    let mut response = (status, body).into_response();
+    if let Some(Value::Object(headers)) = answer.get("headers") {
+        for (name, value) in headers {
+            let (Ok(name), Some(Ok(value))) = (axum::http::HeaderName::try_from(name.as_str()), value.as_str().map(axum::http::HeaderValue::from_str)) else { continue };
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
 }
 
 fn execution_input(body: &[u8], query: Option<&str>) -> String {
@@ -119,6 +203,12 @@ mod tests {
         assert!(table.find("GET", "/prod/users/me").is_none());
         table.replace("a-dev", Vec::new());
         assert!(table.find("GET", "/dev/users/me").is_none());
+    }
+
+    #[test]
+    fn path_parameters_of_a_request() {
+        let parameters = path_parameters("/dev/users/{id}/files/{path+}", "/dev/users/7/files/a/b");
+        assert_eq!(Value::Object(parameters), json!({"id": "7", "path": "a/b"}));
     }
 
     #[test]

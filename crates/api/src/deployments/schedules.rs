@@ -231,7 +231,11 @@ async fn fire(state: &ApiState, record: &ScheduleRecord, at_ms: i64) -> Result<(
                 outcome => outcome.map(|_| ()).map_err(|error| error.to_string()),
             }
         }
-        Target::Function { name, .. } => Err(format!("function {name}: functions are not invoked by this server yet (the Lambda service is not part of it)")),
+        // EventBridge invokes functions asynchronously.
+        Target::Function { name, .. } => {
+            let payload = serde_json::from_str(&input).unwrap_or(Value::String(input));
+            state.functions.invoke_event(name, None, payload).await.map(|_| ()).map_err(|error| error.to_string())
+        }
     }
 }
 

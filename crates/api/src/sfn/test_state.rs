@@ -6,6 +6,7 @@ use crate::constraints::Constraints;
 use crate::error::ApiError;
 use crate::ApiState;
 use asl::definition::{StateKind, StateMachine};
+use asl::service_outputs::{self, FieldValidation};
 use asl::test_state::{self, Configuration, ErrorDetails, Inspection, InspectionLevel, Mock, TestOutcome, TestRequest};
 use asl::{Failure, Variables};
 use engine::catalog::{check_definition, MachineType};
@@ -153,7 +154,7 @@ fn mock(mock: Option<&MockInput>, kind: &StateKind) -> Result<Option<Mock>, ApiE
         (Some(_), Some(_)) => Err(validation("A test mock should have only one of the following fields: [result, errorOutput].")),
         (Some(text), None) => {
             let result: Value = serde_json::from_str(text).map_err(|_| validation("Mocked result must be valid JSON"))?;
-            check_mocked_result(&result, kind)?;
+            check_mocked_result(&result, kind, FieldValidation::parse(mock.field_validation_mode.as_deref()))?;
             Ok(Some(Mock::Result(result)))
         }
         (None, Some(error)) => Ok(Some(Mock::Error(Failure { error: error.error.clone().unwrap_or_default(), cause: error.cause.clone() }))),
@@ -161,8 +162,9 @@ fn mock(mock: Option<&MockInput>, kind: &StateKind) -> Result<Option<Mock>, ApiE
     }
 }
 
-fn check_mocked_result(result: &Value, kind: &StateKind) -> Result<(), ApiError> {
+fn check_mocked_result(result: &Value, kind: &StateKind, field_validation: FieldValidation) -> Result<(), ApiError> {
     match kind {
+        StateKind::Task(task) => service_outputs::check_mocked_result(&task.resource, result, field_validation).map_err(validation),
         StateKind::Parallel { branches } => match result.as_array() {
             None => Err(validation("Mocked result must be an array.")),
             Some(items) if items.len() != branches.len() => Err(validation("Mocked result must contain the same number of items as number of Parallel branches.")),

@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
 use engine::catalog::Catalog;
+use engine::functions::Functions;
 use engine::runtime::Runtime;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -51,8 +52,9 @@ impl Api {
     pub fn new() -> Api {
         let store = Arc::new(MemoryStore::new());
         let catalog = Catalog::open(store.clone(), "us-east-1", "000000000000").unwrap();
-        let deployments = Deployments::open(store.clone(), 0, MissedRuns::default(), Default::default()).unwrap();
-        Api { router: router(ApiState { catalog: Arc::new(catalog), runtime: runtime(store), deployments: Arc::new(deployments) }) }
+        let deployments = Arc::new(Deployments::open(store.clone(), 0, MissedRuns::default()).unwrap());
+        let functions = Arc::new(Functions::declared_only(compute::FunctionSet::new(), Arc::new(compute::ProcessRunner::new())));
+        Api { router: router(ApiState { catalog: Arc::new(catalog), runtime: runtime(store), functions, deployments }) }
     }
 
     /// POSTs `body` with the given X-Amz-Target (none when `None`) and Host.

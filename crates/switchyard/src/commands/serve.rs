@@ -7,6 +7,7 @@ use api::ApiState;
 use clap::Args;
 use compute::{FunctionSet, ProcessRunner};
 use engine::catalog::Catalog;
+use engine::functions::{activity_push, Functions, FunctionsConfig};
 use engine::local_tasks::LocalTasks;
 use engine::runtime::{Runtime, RuntimeConfig};
 use std::path::PathBuf;
@@ -45,26 +46,72 @@ pub struct ServeArgs {
     missed_schedules: MissedRuns,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// How long a stopping server lets requests in flight finish.
+const DRAIN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Ctrl-C or SIGTERM. (A `kill -9` loses nothing either: this only lets the store close cleanly.)
+async fn stop_signal() {
+    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(terminate) => terminate,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}
+
+/// The URL functions reach this server at: a wildcard listen address is reached on the loopback.
+fn endpoint_of(address: std::net::SocketAddr) -> String {
+    let host = match address.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", std::net::SocketAddr::new(host, address.port()))
+}
+
+pub fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SWITCHYARD_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colours);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
+}
+
 /// What a server is made of, whether `serve` or `up` starts it.
 pub struct ServerSettings {
     pub data_dir: PathBuf,
     pub region: String,
     pub account: String,
+    /// Functions declared on the command line (besides those created through the Lambda API).
     pub functions: FunctionSet,
     pub missed_schedules: MissedRuns,
 }
 
-/// Opens the store under the data dir and everything on it, and starts firing schedules.
-/// Must be called inside a tokio runtime.
-pub fn assemble(settings: ServerSettings) -> anyhow::Result<ApiState> {
+/// Opens the store under the data dir and every service on it for a server listening at
+/// `address`; resumes accepted asynchronous invocations and starts firing schedules. Must be
+/// called inside a tokio runtime.
+pub fn assemble(settings: ServerSettings, address: std::net::SocketAddr) -> anyhow::Result<ApiState> {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&settings.data_dir).with_context(|| format!("opening the store in {}", settings.data_dir.display()))?);
     let catalog = Arc::new(Catalog::open(store.clone(), &settings.region, &settings.account)?);
+    let functions_config = FunctionsConfig { region: settings.region.clone(), account: settings.account.clone(), data_dir: Some(settings.data_dir.clone()), endpoint: Some(endpoint_of(address)) };
+    let functions = Arc::new(Functions::open(store.clone(), functions_config, settings.functions, Arc::new(ProcessRunner::new()))?);
     let config = RuntimeConfig { region: settings.region.clone(), account: settings.account.clone(), ..RuntimeConfig::default() };
-    let preloaded = settings.functions.iter().map(|function| function.name.clone()).collect();
-    let runtime = Arc::new(Runtime::open(store.clone(), Arc::new(LocalTasks::new(settings.functions, Box::new(ProcessRunner::new()), None)), config)?);
-    let now_ms = chrono::Utc::now().timestamp_millis();
-    let deployments = Arc::new(Deployments::open(store, now_ms, settings.missed_schedules, preloaded)?);
-    let state = ApiState { catalog, runtime, deployments };
+    let runtime = Arc::new(Runtime::open(store.clone(), Arc::new(LocalTasks::new(functions.clone(), None)), config)?);
+    let resumed_events = functions.resume_events()?;
+    tracing::info!(resumed_events, "asynchronous invocations resumed");
+    activity_push::start(catalog.clone(), runtime.clone(), functions.clone());
+    let deployments = Arc::new(Deployments::open(store, chrono::Utc::now().timestamp_millis(), settings.missed_schedules)?);
+    let state = ApiState { catalog, runtime, functions, deployments };
     tokio::spawn(schedules::run(state.clone(), Arc::new(SystemClock)));
     Ok(state)
 }
@@ -90,46 +137,15 @@ pub async fn serve_until_stopped(listener: tokio::net::TcpListener, state: ApiSt
     Ok(())
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
-/// How long a stopping server lets requests in flight finish.
-const DRAIN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Ctrl-C or SIGTERM. (A `kill -9` loses nothing either: this only lets the store close cleanly.)
-async fn stop_signal() {
-    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(terminate) => terminate,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
-    }
-}
-
-pub fn init_logs(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SWITCHYARD_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colours);
-    match format {
-        LogFormat::Text => logs.init(),
-        LogFormat::Json => logs.json().init(),
-    }
-}
-
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     init_logs(args.log_format);
     let functions = super::tasks::load_functions(args.functions.as_deref(), &args.function)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let settings = ServerSettings { data_dir: args.data_dir.clone(), region: args.region, account: args.account, functions, missed_schedules: args.missed_schedules };
-        let state = assemble(settings)?;
         let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+        let settings = ServerSettings { data_dir: args.data_dir.clone(), region: args.region, account: args.account, functions, missed_schedules: args.missed_schedules };
+        let state = assemble(settings, listener.local_addr()?)?;
         let ready_ms = started.elapsed().as_secs_f64() * 1000.0;
         tracing::info!(listen = %args.listen, data_dir = %args.data_dir.display(), ready_ms, "switchyard serving");
         serve_until_stopped(listener, state).await

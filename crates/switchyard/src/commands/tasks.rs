@@ -5,6 +5,7 @@ use super::run::RunArgs;
 use anyhow::anyhow;
 use asl::mock::MockConfig;
 use compute::{FunctionSet, FunctionSpec, ProcessRunner};
+use engine::functions::Functions;
 use engine::local_tasks::{LocalTasks, Mocks};
 use engine::TaskDispatcher;
 use std::path::Path;
@@ -19,7 +20,8 @@ pub fn local_dispatcher(args: &RunArgs) -> anyhow::Result<Arc<dyn TaskDispatcher
         }),
         _ => None,
     };
-    Ok(Arc::new(LocalTasks::new(load_functions(args.functions.as_deref(), &args.function)?, Box::new(ProcessRunner::new()), mocks)))
+    let functions = Functions::declared_only(load_functions(args.functions.as_deref(), &args.function)?, Arc::new(ProcessRunner::new()));
+    Ok(Arc::new(LocalTasks::new(Arc::new(functions), mocks)))
 }
 
 /// Lambda functions named by `--functions FILE` and `--function NAME=FILE:HANDLER` (the latter win).

@@ -3,7 +3,6 @@
 //! progress, or in the background with `--detach`. `switchyard remove` takes it away again.
 
 mod client;
-mod functions;
 mod progress;
 mod summary;
 
@@ -12,7 +11,7 @@ use anyhow::{anyhow, bail, Context};
 use api::deployments::schedules::MissedRuns;
 use clap::Args;
 use client::Server;
-use compute::{FunctionSet, FunctionSpec};
+use compute::FunctionSet;
 use deploy::{Partition, Plan, Sources};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -142,22 +141,18 @@ fn listen_address(endpoint: &str) -> anyhow::Result<String> {
     Ok(address.trim_end_matches('/').to_owned())
 }
 
-/// Starts `switchyard serve` in the background with the project's functions, and waits until
-/// it answers.
+/// Starts `switchyard serve` in the background, and waits until it answers.
 async fn start_detached(args: &UpArgs, plan: &Plan) -> anyhow::Result<()> {
     use std::os::unix::process::CommandExt;
     std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
-    let functions_path = args.data_dir.join(format!("{}.functions.json", plan.deployment_name()));
-    std::fs::write(&functions_path, functions::functions_file(plan, &args.endpoint).to_string())?;
     let log_path = args.data_dir.join("server.log");
     let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
     let mut command = std::process::Command::new(std::env::current_exe()?);
     command
         .args(["serve", "--listen", &listen_address(&args.endpoint)?, "--missed-schedules", missed_name(args.missed_schedules)])
+        .args(["--region", &plan.region, "--account", &plan.account])
         .arg("--data-dir")
         .arg(&args.data_dir)
-        .arg("--functions")
-        .arg(&functions_path)
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
@@ -187,15 +182,10 @@ fn missed_name(policy: MissedRuns) -> &'static str {
 /// Starts a server in this process, deploys into it, and follows executions until Ctrl-C.
 async fn deploy_in_foreground(args: &UpArgs, plan: Plan, started: Instant) -> anyhow::Result<()> {
     init_logs(LogFormat::Text);
-    let functions_file = functions::functions_file(&plan, &args.endpoint);
-    let mut functions = FunctionSet::new();
-    for spec in FunctionSpec::parse_file(&functions_file.to_string(), Path::new(&plan.project_dir)).map_err(|error| anyhow!("functions of {}: {error}", plan.service))? {
-        functions.insert(spec);
-    }
-    let settings = ServerSettings { data_dir: args.data_dir.clone(), region: plan.region.clone(), account: plan.account.clone(), functions, missed_schedules: args.missed_schedules };
-    let state = assemble(settings)?;
     let address = listen_address(&args.endpoint)?;
     let listener = tokio::net::TcpListener::bind(&address).await.with_context(|| format!("listening on {address}"))?;
+    let settings = ServerSettings { data_dir: args.data_dir.clone(), region: plan.region.clone(), account: plan.account.clone(), functions: FunctionSet::new(), missed_schedules: args.missed_schedules };
+    let state = assemble(settings, listener.local_addr()?)?;
     let applied = api::deployments::apply(&state, plan.clone(), chrono::Utc::now().timestamp_millis()).await.map_err(|_| anyhow!("the deployment of {} failed", plan.deployment_name()))?;
     print!("{}", summary::service_information(&plan, &serde_json::to_value(&applied)?, &args.endpoint));
     println!("ready in {} ms; following executions (Ctrl-C stops the server)", started.elapsed().as_millis());
