@@ -54,6 +54,7 @@ pub struct Applied {
     pub stage: String,
     pub outcomes: Vec<Outcome>,
     pub schedules: Vec<ScheduleRecord>,
+    pub warnings: Vec<String>,
 }
 
 impl Deployments {
@@ -177,8 +178,9 @@ pub async fn apply(state: &ApiState, plan: Plan, now_ms: i64) -> Result<Applied,
     writes.push(Write::PutDocument(Document { kind: DEPLOYMENT_KIND.to_owned(), key: name.clone(), body: serde_json::to_string(&plan).unwrap_or_default() }));
     durably(deployments.store.as_ref(), writes).await.map_err(|error| failed("recording the deployment", error, &outcomes))?;
     deployments.schedules.install(&name, records.clone());
+    let warnings = deployments.routes.conflicts(&name, &plan.routes);
     deployments.routes.replace(&name, plan.routes.clone());
-    let applied = Applied { service: plan.service.clone(), stage: plan.stage.clone(), outcomes, schedules: records };
+    let applied = Applied { service: plan.service.clone(), stage: plan.stage.clone(), outcomes, schedules: records, warnings };
     deployments.plans().insert(name, plan);
     Ok(applied)
 }

@@ -11,38 +11,51 @@ use axum::http::{Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use deploy::plan::{Route, Target};
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
 use std::sync::RwLock;
 
 /// Request bodies of routes (API Gateway's payload limit).
 const MAX_BODY_BYTES: usize = 10 << 20;
 
-/// The routes of every deployment.
+/// The routes of every deployment, the most recently deployed last.
 #[derive(Default)]
 pub struct RouteTable {
-    by_deployment: RwLock<BTreeMap<String, Vec<Route>>>,
+    deployments: RwLock<Vec<(String, Vec<Route>)>>,
 }
 
 impl RouteTable {
     pub fn replace(&self, deployment: &str, routes: Vec<Route>) {
-        let mut table = self.by_deployment.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if routes.is_empty() {
-            table.remove(deployment);
-        } else {
-            table.insert(deployment.to_owned(), routes);
+        let mut table = self.deployments.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        table.retain(|(name, _)| name != deployment);
+        if !routes.is_empty() {
+            table.push((deployment.to_owned(), routes));
         }
     }
 
-    /// The route for a request: literal segments win over `{parameters}`.
+    /// Other deployments' routes with the same method and path as one of `routes`.
+    pub fn conflicts(&self, deployment: &str, routes: &[Route]) -> Vec<String> {
+        let table = self.deployments.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut conflicts = Vec::new();
+        for (other, deployed) in table.iter().filter(|(name, _)| name != deployment) {
+            for route in routes.iter().filter(|route| deployed.iter().any(|old| old.method == route.method && old.path == route.path)) {
+                conflicts.push(format!("{} {} is also a route of {other}: requests now go to {deployment}", route.method, route.path));
+            }
+        }
+        conflicts
+    }
+
+    /// The route for a request: literal segments win over `{parameters}`, and among equals the
+    /// most recently deployed.
     pub fn find(&self, method: &str, path: &str) -> Option<Route> {
-        let table = self.by_deployment.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        table
-            .values()
-            .flatten()
-            .filter(|route| route.method == "ANY" || route.method == method)
-            .filter_map(|route| matches(&route.path, path).map(|parameters| (parameters, route)))
-            .min_by_key(|(parameters, _)| *parameters)
-            .map(|(_, route)| route.clone())
+        let table = self.deployments.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut best: Option<(usize, &Route)> = None;
+        for route in table.iter().flat_map(|(_, routes)| routes).filter(|route| route.method == "ANY" || route.method == method) {
+            if let Some(parameters) = matches(&route.path, path) {
+                if best.is_none_or(|(fewest, _)| parameters <= fewest) {
+                    best = Some((parameters, route));
+                }
+            }
+        }
+        best.map(|(_, route)| route.clone())
     }
 }
 
@@ -201,7 +214,11 @@ mod tests {
         assert_eq!(table.find("POST", "/dev/").unwrap().path, "/dev");
         assert!(table.find("POST", "/dev/users/me").is_none());
         assert!(table.find("GET", "/prod/users/me").is_none());
+        table.replace("b-dev", vec![route("GET", "/dev/users/me")]);
+        assert_eq!(table.conflicts("c-dev", &[route("GET", "/dev/users/me")]).len(), 2);
         table.replace("a-dev", Vec::new());
+        assert!(table.find("GET", "/dev/users/me").is_some());
+        table.replace("b-dev", Vec::new());
         assert!(table.find("GET", "/dev/users/me").is_none());
     }
 

@@ -80,5 +80,8 @@ pub fn service_information(plan: &Plan, applied: &Value, endpoint: &str) -> Stri
     if !removed.is_empty() {
         let _ = writeln!(text, "removed: {}", removed.join(", "));
     }
+    for warning in applied.get("warnings").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+        let _ = writeln!(text, "warning: {warning}");
+    }
     text
 }
