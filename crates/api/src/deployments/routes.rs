@@ -104,7 +104,7 @@ fn proxy_event(route: &Route, parts: &axum::http::request::Parts, body: &[u8]) -
     let (stage, resource) = route.path.trim_start_matches('/').split_once('/').map_or(("", route.path.as_str()), |(stage, rest)| (stage, rest));
     let parameters = path_parameters(&route.path, parts.uri.path());
     let (body, base64) = match std::str::from_utf8(body) {
-        Ok(text) if text.is_empty() => (Value::Null, false),
+        Ok("") => (Value::Null, false),
         Ok(text) => (Value::String(text.to_owned()), false),
         Err(_) => {
             use base64::Engine;
