@@ -75,7 +75,12 @@ impl TaskDispatcher for LocalTasks {
             Integration::LambdaFunction => self.invoke(&request.resource, &request.parameters, &context.cancellation),
             Integration::Service { service, action, pattern } if service == "lambda" && action.starts_with("invoke") => {
                 let function = request.parameters.get("FunctionName").and_then(Value::as_str).unwrap_or_default();
-                let payload = request.parameters.get("Payload").cloned().unwrap_or(Value::Null);
+                // A null or missing Payload is left out of the Invoke call, and Lambda hands an
+                // invocation without a payload to the handler as an empty object.
+                let payload = match request.parameters.get("Payload") {
+                    None | Some(Value::Null) => json!({}),
+                    Some(payload) => payload.clone(),
+                };
                 // The integration reports a handler's error document compacted.
                 let result = self.invoke(function, &payload, &context.cancellation).map_err(|failure| Failure {
                     cause: failure.cause.map(|cause| serde_json::from_str::<Value>(&cause).map_or(cause, |document| document.to_string())),
