@@ -27,7 +27,7 @@ cargo nextest run --workspace --no-fail-fast
 
 conformance="$root/../shared/conformance"
 acceptance="$root/../shared/acceptance"
-if [ ! -f "$conformance/check.py" ] || [ ! -f "$acceptance/sfn_api.py" ]; then
+if [ ! -f "$conformance/check.py" ] || [ ! -f "$acceptance/sfn_api.py" ] || [ ! -f "$acceptance/lambda_api.py" ]; then
   if [ "${CI:-}" = "true" ]; then
     echo "../shared (conformance and acceptance suites) not found beside $root" >&2
     exit 1
@@ -103,6 +103,9 @@ suite "Step Functions acceptance (boto3)" python3 "$acceptance/sfn_api.py" --end
 suite "AWS CLI and boto3 clients" python3 "$root/tests/server/clients.py" --endpoint "$endpoint"
 suite "conformance through the API" conformance_run --endpoint "http://127.0.0.1:$port"
 suite "TestState against AWS's recorded answers" python3 "$root/tests/server/test_state_replay.py" --endpoint "http://127.0.0.1:$port" --floor 130
+suite "Lambda acceptance (boto3)" python3 "$acceptance/lambda_api.py" --endpoint "http://127.0.0.1:$port"
+suite "Lambda through the AWS CLI, boto3, Task states and pushed activities" python3 "$root/tests/server/lambda_clients.py" \
+  --endpoint "http://127.0.0.1:$port" --switchyard "$root/target/debug/switchyard" --data-dir "$data_dir"
 kill $server
 suite "crash test (SIGKILL with executions in flight)" python3 "$root/tests/server/crash.py" --switchyard "$root/target/debug/switchyard"
 
