@@ -54,6 +54,13 @@ impl LocalTasks {
             Outcome::Failed(error) => Err(Failure::new(error.error_type, error.payload)),
             Outcome::Unavailable(reason) => Err(Failure::new("Lambda.ServiceException", reason)),
             Outcome::Cancelled => Err(Failure::without_cause("States.Timeout")),
+            Outcome::Throttled => Err(Failure::new(
+                "Lambda.TooManyRequestsException",
+                format!(
+                    "Rate Exceeded. (Service: AWSLambda; Status Code: 429; Error Code: TooManyRequestsException; Request ID: {}; Proxy: null)",
+                    request_id()
+                ),
+            )),
         }
     }
 
