@@ -1,4 +1,6 @@
 //! Helpers shared by the tests that run real interpreters.
+// Each test binary uses its own part of them.
+#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::fs;
