@@ -20,6 +20,8 @@ need_apt() {
 }
 
 need_apt python3 python3-pip
+# The compute tests run `provided` functions on AWS's Python runtime interface client.
+python3 -c "import awslambdaric" 2>/dev/null || pip install --quiet awslambdaric
 command -v cargo-nextest >/dev/null 2>&1 || cargo install cargo-nextest --locked
 
 cargo build --workspace --all-targets

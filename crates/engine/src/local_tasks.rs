@@ -48,6 +48,8 @@ impl LocalTasks {
             Outcome::Failed(error) => Err(Failure::new(error.error_type, error.payload)),
             Outcome::Unavailable(reason) => Err(Failure::new("Lambda.ServiceException", reason)),
             Outcome::Cancelled => Err(Failure::without_cause("States.Timeout")),
+            // Reported as an error by Functions::invoke, never as an outcome.
+            Outcome::Throttled => Err(service_failure(function, FunctionsError::Throttled)),
         }
     }
 

@@ -55,6 +55,7 @@ pub async fn invoke(State(state): State<ApiState>, Path(name): Path<String>, uri
                 Outcome::Failed(_) => Some("Unhandled"),
                 Outcome::Unavailable(reason) => return Err(FunctionsError::Service(reason).into()),
                 Outcome::Cancelled => return Err(FunctionsError::Service("the invocation was cancelled".to_owned()).into()),
+                Outcome::Throttled => return Err(FunctionsError::Throttled.into()),
             };
             let mut response = (StatusCode::OK, [("content-type", "application/json")], invocation.payload).into_response();
             insert(&mut response, "x-amzn-requestid", &invocation.request_id);
