@@ -76,7 +76,7 @@ impl CodeStore {
 
     /// Removes every kept zip and directory of a function but `keep`'s.
     pub fn remove_all_but(&self, function: &str, keep: Option<&Code>) {
-        let keep = keep.and_then(|code| digest_name(code));
+        let keep = keep.and_then(digest_name);
         let Ok(entries) = std::fs::read_dir(self.root.join(function)) else { return };
         for entry in entries.flatten() {
             let name = entry.file_name();
