@@ -117,7 +117,7 @@ async fn run_task(runtime: &Runtime, functions: Arc<Functions>, function: &str, 
             }
             Ok(Err(FunctionsError::Throttled)) => break ("Lambda.TooManyRequestsException".to_owned(), "Rate Exceeded.".to_owned()),
             Ok(Err(FunctionsError::NotFound(message))) => break ("Lambda.ResourceNotFoundException".to_owned(), message),
-            Ok(Err(error)) => break ("Lambda.ServiceException".to_owned(), format!("{error:?}")),
+            Ok(Err(error)) => break ("Lambda.ServiceException".to_owned(), error.to_string()),
             Err(error) => break ("Lambda.ServiceException".to_owned(), error.to_string()),
         }
     };
