@@ -110,6 +110,7 @@ suite "Lambda through the AWS CLI, boto3, Task states and pushed activities" pyt
   --endpoint "http://127.0.0.1:$port" --switchyard "$root/target/debug/switchyard" --data-dir "$data_dir"
 kill $server
 suite "crash test (SIGKILL with executions in flight)" python3 "$root/tests/server/crash.py" --switchyard "$root/target/debug/switchyard"
+suite "Lambda crash test (functions and accepted events survive SIGKILL)" python3 "$root/tests/server/lambda_crash.py" --switchyard "$root/target/debug/switchyard"
 
 # The closing line counts these suites; each printed its own counts above.
 echo "switchyard suites: $suites_passed passed, $suites_failed failed"
