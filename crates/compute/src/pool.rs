@@ -103,6 +103,13 @@ impl ProcessRunner {
         drop(retired);
     }
 
+    /// Stops the environments of a function that is gone (deleted): the idle ones now, the busy
+    /// ones when their invocation ends.
+    pub fn retire(&self, function: &str) {
+        let retired = self.pools.lock().remove(function);
+        drop(retired);
+    }
+
     /// Environments of `function` started now: (idle, running an invocation).
     pub fn environments(&self, function: &str) -> (usize, u32) {
         self.pools.lock().get(function).map_or((0, 0), |pool| (pool.idle.len(), pool.busy))
