@@ -65,7 +65,7 @@ impl Instance {
         let runtime_api = endpoint.address();
         let mut command = interpreters.command(spec, &launch::Instance { runtime_api: &runtime_api, log_stream_name: &log_stream_name })?;
         let (output, child_output) = Output::open().map_err(|error| format!("cannot capture its output: {error}"))?;
-        command.stdin(Stdio::null()).stdout(child_output.stdout).stderr(child_output.stderr);
+        command.stdin(Stdio::null()).stdout(Stdio::from(child_output.stdout)).stderr(Stdio::from(child_output.stderr));
         let started = Instant::now();
         let child = command.spawn().map_err(|error| format!("cannot start {}: {error}", command.get_program().to_string_lossy()))?;
         Ok(Instance { child, endpoint, output, log_stream_name, cold_since: (!warm_up).then_some(started), peak_memory: 0, idle_since: started })
