@@ -12,6 +12,7 @@ use serde_json::Value;
 use tokio::runtime::Handle;
 use uuid::Uuid;
 
+use crate::cgroup::MemoryCgroup;
 use crate::function::FunctionSpec;
 use crate::invocation::{Cancellation, FailureKind, FunctionError, Invocation, Outcome};
 use crate::launch::{self, Interpreters};
@@ -21,8 +22,8 @@ use crate::runtime_api::{Endpoint, Job, RuntimeEvent};
 
 /// How often a waiting invocation checks its deadline, its cancellation and its process.
 const POLL_INTERVAL: Duration = Duration::from_millis(10);
-/// A process that was killed (by the kernel or by running out of memory) after using this share
-/// of its memory ran out of memory, as Lambda reports it.
+/// Without a cgroup to say so, a process that died after using this share of its memory ran out
+/// of memory, as Lambda reports it.
 const OUT_OF_MEMORY_PERCENT: u64 = 90;
 /// How long a new environment may take to start, on top of the function's timeout (Lambda's init
 /// phase limit).
@@ -30,6 +31,8 @@ const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(crate) struct Instance {
     child: Child,
+    /// Dropped (removed) after the child is stopped.
+    cgroup: Option<MemoryCgroup>,
     endpoint: Endpoint,
     output: Output,
     log_stream_name: String,
@@ -63,12 +66,21 @@ impl Instance {
         let endpoint = Endpoint::start(runtime).map_err(|error| format!("cannot serve its Runtime API: {error}"))?;
         let log_stream_name = log_stream_name();
         let runtime_api = endpoint.address();
-        let mut command = interpreters.command(spec, &launch::Instance { runtime_api: &runtime_api, log_stream_name: &log_stream_name })?;
+        let (mut command, cgroup) = interpreters.command(spec, &launch::Instance { runtime_api: &runtime_api, log_stream_name: &log_stream_name })?;
         let (output, child_output) = Output::open().map_err(|error| format!("cannot capture its output: {error}"))?;
         command.stdin(Stdio::null()).stdout(Stdio::from(child_output.stdout)).stderr(Stdio::from(child_output.stderr));
         let started = Instant::now();
         let child = command.spawn().map_err(|error| format!("cannot start {}: {error}", command.get_program().to_string_lossy()))?;
-        Ok(Instance { child, endpoint, output, log_stream_name, cold_since: (!warm_up).then_some(started), peak_memory: 0, idle_since: started })
+        Ok(Instance {
+            child,
+            cgroup,
+            endpoint,
+            output,
+            log_stream_name,
+            cold_since: (!warm_up).then_some(started),
+            peak_memory: 0,
+            idle_since: started,
+        })
     }
 
     /// Whether its process still runs (a process that died while idle is not reused).
@@ -175,7 +187,11 @@ impl Instance {
     }
 
     fn sample_memory(&mut self) {
-        if let Some(peak) = launch::peak_memory(self.child.id()) {
+        let peak = match &self.cgroup {
+            Some(cgroup) => cgroup.peak(),
+            None => launch::peak_memory(self.child.id()),
+        };
+        if let Some(peak) = peak {
             self.peak_memory = self.peak_memory.max(peak);
         }
     }
@@ -201,7 +217,11 @@ impl Instance {
             End::InitFailed(body) => failure(FunctionError::from_payload(FailureKind::Runtime, String::from_utf8_lossy(&body).into_owned())),
             End::Exited(status) => {
                 let reason = exit_reason(status);
-                if self.peak_memory * 100 >= (u64::from(spec.memory_mb) << 20) * OUT_OF_MEMORY_PERCENT {
+                let out_of_memory = match &self.cgroup {
+                    Some(cgroup) => cgroup.was_out_of_memory(),
+                    None => self.peak_memory * 100 >= (u64::from(spec.memory_mb) << 20) * OUT_OF_MEMORY_PERCENT,
+                };
+                if out_of_memory {
                     failure(FunctionError::out_of_memory(request_id, reason.as_deref()))
                 } else {
                     failure(FunctionError::crashed(request_id, reason.as_deref()))
