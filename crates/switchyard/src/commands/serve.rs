@@ -79,11 +79,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&args.data_dir).with_context(|| format!("opening the store in {}", args.data_dir.display()))?);
         let catalog = Arc::new(Catalog::open(store.clone(), &args.region, &args.account)?);
         let config = RuntimeConfig { region: args.region.clone(), account: args.account.clone(), ..RuntimeConfig::default() };
-        let runner = ProcessRunner::new();
-        for function in functions.iter().filter(|function| function.concurrency.provisioned > 0) {
-            runner.provision(function);
-        }
-        let executions = Arc::new(Runtime::open(store, Arc::new(LocalTasks::new(functions, Box::new(runner), None)), config)?);
+        let executions = Arc::new(Runtime::open(store, Arc::new(LocalTasks::new(functions, Box::new(ProcessRunner::new()), None)), config)?);
         let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
         let ready_ms = started.elapsed().as_secs_f64() * 1000.0;
         tracing::info!(listen = %args.listen, data_dir = %args.data_dir.display(), ready_ms, "switchyard serving");
