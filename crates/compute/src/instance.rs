@@ -4,7 +4,7 @@
 
 use std::process::{Child, ExitStatus, Stdio};
 use std::sync::mpsc::RecvTimeoutError;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use chrono::{SecondsFormat, Utc};
@@ -12,6 +12,7 @@ use serde_json::Value;
 use tokio::runtime::Handle;
 use uuid::Uuid;
 
+use crate::cgroup::MemoryCgroup;
 use crate::function::FunctionSpec;
 use crate::invocation::{Cancellation, FailureKind, FunctionError, Invocation, Outcome};
 use crate::launch::{self, Interpreters};
@@ -21,12 +22,17 @@ use crate::runtime_api::{Endpoint, Job, RuntimeEvent};
 
 /// How often a waiting invocation checks its deadline, its cancellation and its process.
 const POLL_INTERVAL: Duration = Duration::from_millis(10);
-/// A process that was killed (by the kernel or by running out of memory) after using this share
-/// of its memory ran out of memory, as Lambda reports it.
+/// Without a cgroup to say so, a process that died after using this share of its memory ran out
+/// of memory, as Lambda reports it.
 const OUT_OF_MEMORY_PERCENT: u64 = 90;
+/// How long a new environment may take to start, on top of the function's timeout (Lambda's init
+/// phase limit).
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(crate) struct Instance {
     child: Child,
+    /// Dropped (removed) after the child is stopped.
+    cgroup: Option<MemoryCgroup>,
     endpoint: Endpoint,
     output: Output,
     log_stream_name: String,
@@ -60,12 +66,21 @@ impl Instance {
         let endpoint = Endpoint::start(runtime).map_err(|error| format!("cannot serve its Runtime API: {error}"))?;
         let log_stream_name = log_stream_name();
         let runtime_api = endpoint.address();
-        let mut command = interpreters.command(spec, &launch::Instance { runtime_api: &runtime_api, log_stream_name: &log_stream_name })?;
+        let (mut command, cgroup) = interpreters.command(spec, &launch::Instance { runtime_api: &runtime_api, log_stream_name: &log_stream_name })?;
         let (output, child_output) = Output::open().map_err(|error| format!("cannot capture its output: {error}"))?;
-        command.stdin(Stdio::null()).stdout(child_output.stdout).stderr(child_output.stderr);
+        command.stdin(Stdio::null()).stdout(Stdio::from(child_output.stdout)).stderr(Stdio::from(child_output.stderr));
         let started = Instant::now();
         let child = command.spawn().map_err(|error| format!("cannot start {}: {error}", command.get_program().to_string_lossy()))?;
-        Ok(Instance { child, endpoint, output, log_stream_name, cold_since: (!warm_up).then_some(started), peak_memory: 0, idle_since: started })
+        Ok(Instance {
+            child,
+            cgroup,
+            endpoint,
+            output,
+            log_stream_name,
+            cold_since: (!warm_up).then_some(started),
+            peak_memory: 0,
+            idle_since: started,
+        })
     }
 
     /// Whether its process still runs (a process that died while idle is not reused).
@@ -79,13 +94,15 @@ impl Instance {
         let job = Job {
             request_id: request_id.to_string(),
             event: Bytes::from(payload.to_string()),
-            deadline_ms: epoch_millis(SystemTime::now() + timeout),
+            timeout,
             invoked_function_arn: spec.arn.clone(),
             trace_id: trace_id(),
         };
         let mut progress = Progress::default();
         let end = if self.endpoint.submit(job).is_ok() {
-            self.wait(request_id, submitted + timeout, cancellation, &mut progress)
+            // Starting gets time of its own, as Lambda's init phase does.
+            let start_allowance = if self.cold_since.is_some() { INIT_TIMEOUT } else { Duration::ZERO };
+            self.wait(request_id, submitted + start_allowance + timeout, timeout, cancellation, &mut progress)
         } else {
             End::Lost("its Runtime API endpoint stopped".to_string())
         };
@@ -116,7 +133,7 @@ impl Instance {
             status,
             error_type,
         };
-        let logs = report.around(&output);
+        let logs = progress.init_output + &report.around(&output);
         self.idle_since = Instant::now();
         Ended {
             invocation: Invocation {
@@ -131,13 +148,19 @@ impl Instance {
     }
 
     /// Waits for the runtime to answer `request_id`, for its process to end, for the deadline or
-    /// for the caller to cancel, whichever comes first.
-    fn wait(&mut self, request_id: &str, deadline: Instant, cancellation: &Cancellation, progress: &mut Progress) -> End {
+    /// for the caller to cancel, whichever comes first. The deadline moves to `timeout` after the
+    /// runtime took the invocation.
+    fn wait(&mut self, request_id: &str, mut deadline: Instant, timeout: Duration, cancellation: &Cancellation, progress: &mut Progress) -> End {
         loop {
             match self.endpoint.events().recv_timeout(POLL_INTERVAL) {
                 Ok(RuntimeEvent::Delivered { request_id: delivered, at }) if delivered == request_id => {
                     progress.handler_started = Some(at);
-                    progress.init_duration = self.cold_since.take().map(|since| at.saturating_duration_since(since));
+                    deadline = at + timeout;
+                    if let Some(since) = self.cold_since.take() {
+                        progress.init_duration = Some(at.saturating_duration_since(since));
+                        // What it printed while starting comes before START, as in Lambda's log stream.
+                        progress.init_output = self.output.take();
+                    }
                 }
                 Ok(RuntimeEvent::Responded { request_id: answered, body }) if answered == request_id => return End::Responded(body),
                 Ok(RuntimeEvent::Failed { request_id: answered, body, error_type }) if answered == request_id => {
@@ -164,7 +187,11 @@ impl Instance {
     }
 
     fn sample_memory(&mut self) {
-        if let Some(peak) = launch::peak_memory(self.child.id()) {
+        let peak = match &self.cgroup {
+            Some(cgroup) => cgroup.peak(),
+            None => launch::peak_memory(self.child.id()),
+        };
+        if let Some(peak) = peak {
             self.peak_memory = self.peak_memory.max(peak);
         }
     }
@@ -190,7 +217,11 @@ impl Instance {
             End::InitFailed(body) => failure(FunctionError::from_payload(FailureKind::Runtime, String::from_utf8_lossy(&body).into_owned())),
             End::Exited(status) => {
                 let reason = exit_reason(status);
-                if self.peak_memory * 100 >= (u64::from(spec.memory_mb) << 20) * OUT_OF_MEMORY_PERCENT {
+                let out_of_memory = match &self.cgroup {
+                    Some(cgroup) => cgroup.was_out_of_memory(),
+                    None => self.peak_memory * 100 >= (u64::from(spec.memory_mb) << 20) * OUT_OF_MEMORY_PERCENT,
+                };
+                if out_of_memory {
                     failure(FunctionError::out_of_memory(request_id, reason.as_deref()))
                 } else {
                     failure(FunctionError::crashed(request_id, reason.as_deref()))
@@ -223,6 +254,8 @@ struct Progress {
     handler_started: Option<Instant>,
     /// How long the environment took to start, when this invocation started it.
     init_duration: Option<Duration>,
+    /// What the environment printed while starting.
+    init_output: String,
 }
 
 /// Lambda's log stream name: `YYYY/MM/DD/[$LATEST]` and 32 hexadecimal digits.
@@ -239,10 +272,6 @@ fn trace_id() -> String {
 /// `2026-11-23T14:05:09.123Z`, as Lambda stamps its own log lines.
 fn timestamp() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-fn epoch_millis(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH).map_or(0, |since_epoch| u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// How Lambda words a runtime's exit: `exit status 1`, `signal: killed`; `None` for a clean exit.

@@ -1,6 +1,7 @@
 //! How an execution environment is started: the runtime's program (Switchyard's bootstrap for
 //! Python and Node.js, the code's own `bootstrap` for `provided`), the environment Lambda defines,
-//! and the memory limit.
+//! and the memory limit: a cgroup of its own where this process may create one, otherwise the
+//! limits the runtime itself can be given.
 
 use std::ffi::OsString;
 use std::io;
@@ -8,6 +9,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::cgroup::MemoryCgroup;
 use crate::function::{FunctionSpec, HandlerSource, RuntimeFamily};
 
 const PYTHON_BOOTSTRAP: &str = include_str!("python_bootstrap.py");
@@ -42,8 +44,11 @@ pub(crate) struct Instance<'a> {
 }
 
 impl Interpreters {
-    /// The command that starts an environment of `spec`, or why it cannot be started.
-    pub fn command(&self, spec: &FunctionSpec, instance: &Instance) -> Result<Command, String> {
+    /// The command that starts an environment of `spec` and the cgroup that limits its memory
+    /// (where there is one), or why it cannot be started.
+    pub fn command(&self, spec: &FunctionSpec, instance: &Instance) -> Result<(Command, Option<MemoryCgroup>), String> {
+        let memory_bytes = u64::from(spec.memory_mb) << 20;
+        let cgroup = MemoryCgroup::create(memory_bytes);
         let task_root = match &spec.source {
             HandlerSource::Inline(_) => None,
             HandlerSource::Directory(directory) => {
@@ -55,7 +60,9 @@ impl Interpreters {
                 let mut command = Command::new(&self.python);
                 command.arg("-c").arg(PYTHON_BOOTSTRAP);
                 command.env("PYTHONUNBUFFERED", "1").env("PYTHONDONTWRITEBYTECODE", "1").env("PYTHONUTF8", "1");
-                limit_address_space(&mut command, u64::from(spec.memory_mb) << 20);
+                if cgroup.is_none() {
+                    limit_address_space(&mut command, memory_bytes);
+                }
                 command
             }
             RuntimeFamily::Node => {
@@ -72,7 +79,10 @@ impl Interpreters {
             }
         };
         set_lambda_environment(&mut command, spec, task_root.as_deref(), instance);
-        Ok(command)
+        if let Some(cgroup) = &cgroup {
+            cgroup.enter_on_exec(&mut command);
+        }
+        Ok((command, cgroup))
     }
 }
 

@@ -3,6 +3,7 @@
 //! function that speak the Lambda Runtime API, declared by [`FunctionSpec`]s and found by name or
 //! ARN in a [`FunctionSet`].
 
+mod cgroup;
 pub mod function;
 mod instance;
 pub mod invocation;

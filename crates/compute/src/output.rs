@@ -1,123 +1,91 @@
 //! What a function prints: its stdout and stderr share one pipe, so that lines keep the order in
 //! which they were written (CloudWatch gets both as one stream too).
 //!
-//! A reader thread empties the pipe as it fills, so that the function never blocks on it. To
-//! know that it has read everything the function wrote before a given moment (the handler prints,
-//! then posts its result), this end of the pipe writes a marker into it: the pipe keeps order, so
-//! once the reader meets the marker, every earlier byte is in the buffer.
+//! The pipe is read without blocking, and only under one lock: by a background thread whenever it
+//! has data (so that the function never blocks on a full pipe), and by [`Output::take`] before it
+//! takes the text. So everything the function wrote before `take` (the handler prints, then posts
+//! its result) is either still in the pipe or already in the buffer, never in between.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
-use std::os::fd::{FromRawFd, OwnedFd};
-use std::process::Stdio;
-use std::sync::{Arc, Condvar, Mutex};
+use std::io::{self, ErrorKind, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
 
-/// Written atomically (shorter than PIPE_BUF); NUL bytes keep it apart from any text.
-const MARKER: &[u8] = b"\0switchyard:output-mark\0";
 /// Output kept per invocation; the rest is read and dropped so that the function never blocks.
 const MAX_OUTPUT_BYTES: usize = 1 << 20;
-/// How long to wait for the reader to reach a marker; only a process tree that floods its output
-/// can hold it up this long, and what it printed so far is kept.
-const MARK_WAIT: Duration = Duration::from_secs(1);
 
 /// The parent's side of a function's output pipe.
 pub(crate) struct Output {
-    marker_writer: File,
-    buffer: Arc<(Mutex<Buffer>, Condvar)>,
-    markers_written: u64,
+    drain: Arc<Mutex<Drain>>,
 }
 
-#[derive(Default)]
-struct Buffer {
+struct Drain {
+    pipe: File,
     text: Vec<u8>,
-    /// Bytes that may be the start of a marker split across two reads.
-    pending: Vec<u8>,
-    markers_read: u64,
+    /// Every writer is gone (the function's processes ended).
+    closed: bool,
 }
 
 /// The two ends the child gets as its stdout and stderr.
 pub(crate) struct ChildOutput {
-    pub stdout: Stdio,
-    pub stderr: Stdio,
+    pub stdout: OwnedFd,
+    pub stderr: OwnedFd,
 }
 
 impl Output {
     pub fn open() -> io::Result<(Output, ChildOutput)> {
         let (reader, writer) = pipe()?;
-        let child = ChildOutput { stdout: Stdio::from(writer.try_clone()?), stderr: Stdio::from(writer.try_clone()?) };
-        let buffer = Arc::new((Mutex::new(Buffer::default()), Condvar::new()));
-        let shared = Arc::clone(&buffer);
-        thread::Builder::new().name("function-output".to_string()).spawn(move || read_into(File::from(reader), &shared))?;
-        Ok((Output { marker_writer: File::from(writer), buffer, markers_written: 0 }, child))
+        set_nonblocking(&reader)?;
+        let child = ChildOutput { stdout: writer.try_clone()?, stderr: writer };
+        let drain = Arc::new(Mutex::new(Drain { pipe: File::from(reader), text: Vec::new(), closed: false }));
+        let background = Arc::clone(&drain);
+        thread::Builder::new().name("function-output".to_string()).spawn(move || drain_in_background(&background))?;
+        Ok((Output { drain }, child))
     }
 
     /// Everything written to the pipe so far, taken out of the buffer.
-    pub fn take(&mut self) -> String {
-        let mark = self.marker_writer.write_all(MARKER).is_ok();
-        if mark {
-            self.markers_written += 1;
-        }
-        let (lock, read) = &*self.buffer;
-        let Ok(mut buffer) = lock.lock() else {
-            return String::new();
-        };
-        let give_up = Instant::now() + MARK_WAIT;
-        while mark && buffer.markers_read < self.markers_written {
-            let left = give_up.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
+    pub fn take(&self) -> String {
+        let Ok(mut drain) = self.drain.lock() else { return String::new() };
+        drain.read_available();
+        String::from_utf8_lossy(&std::mem::take(&mut drain.text)).into_owned()
+    }
+}
+
+impl Drain {
+    fn read_available(&mut self) {
+        let mut chunk = [0_u8; 8192];
+        while !self.closed {
+            match self.pipe.read(&mut chunk) {
+                Ok(0) => self.closed = true,
+                Ok(read) => {
+                    let room = MAX_OUTPUT_BYTES.saturating_sub(self.text.len());
+                    self.text.extend_from_slice(&chunk[..read.min(room)]);
+                }
+                Err(error) if error.kind() == ErrorKind::Interrupted => {}
+                Err(error) if error.kind() == ErrorKind::WouldBlock => return,
+                Err(_) => self.closed = true,
             }
-            buffer = match read.wait_timeout(buffer, left) {
-                Ok((buffer, _)) => buffer,
-                Err(_) => return String::new(),
-            };
         }
-        String::from_utf8_lossy(&std::mem::take(&mut buffer.text)).into_owned()
     }
 }
 
-fn read_into(mut reader: File, buffer: &(Mutex<Buffer>, Condvar)) {
-    let mut chunk = [0_u8; 8192];
-    // Ends when every writer is gone: the function's processes and this side's marker writer.
-    while let Ok(read) = reader.read(&mut chunk) {
-        let Some(bytes) = chunk.get(..read).filter(|bytes| !bytes.is_empty()) else {
+/// Waits for data without holding the lock, then reads it under the lock; ends with the pipe.
+fn drain_in_background(drain: &Mutex<Drain>) {
+    let Ok(fd) = drain.lock().map(|drain| drain.pipe.as_raw_fd()) else { return };
+    loop {
+        let mut ready = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        // SAFETY: poll reads and writes the one pollfd it is given; the descriptor stays open as
+        // long as `drain`, which this thread holds.
+        if unsafe { libc::poll(&mut ready, 1, -1) } < 0 && io::Error::last_os_error().kind() != ErrorKind::Interrupted {
             return;
-        };
-        let (lock, read) = buffer;
-        let Ok(mut buffer) = lock.lock() else { return };
-        if buffer.absorb(bytes) {
-            read.notify_all();
+        }
+        let Ok(mut drain) = drain.lock() else { return };
+        drain.read_available();
+        if drain.closed {
+            return;
         }
     }
-}
-
-impl Buffer {
-    /// Appends `bytes`, taking the markers out; says whether it met one.
-    fn absorb(&mut self, bytes: &[u8]) -> bool {
-        self.pending.extend_from_slice(bytes);
-        let mut met = false;
-        while let Some(at) = find(&self.pending, MARKER) {
-            let before: Vec<u8> = self.pending.drain(..at + MARKER.len()).take(at).collect();
-            self.keep(&before);
-            self.markers_read += 1;
-            met = true;
-        }
-        let undecided = (1..MARKER.len()).rev().find(|&length| self.pending.ends_with(&MARKER[..length])).unwrap_or(0);
-        let decided: Vec<u8> = self.pending.drain(..self.pending.len() - undecided).collect();
-        self.keep(&decided);
-        met
-    }
-
-    fn keep(&mut self, bytes: &[u8]) {
-        let room = MAX_OUTPUT_BYTES.saturating_sub(self.text.len());
-        self.text.extend_from_slice(&bytes[..room.min(bytes.len())]);
-    }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|window| window == needle)
 }
 
 /// A pipe whose ends are not inherited by other children (the child gets dups of the write end).
@@ -131,24 +99,46 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
+/// Only this side reads without blocking: the function's writes still block on a full pipe.
+fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
+    // SAFETY: fcntl on a descriptor this function borrows, with flags it read from it.
+    let set = unsafe {
+        let flags = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+        flags >= 0 && libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) == 0
+    };
+    if set {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     #[test]
-    fn markers_split_across_reads_are_taken_out() {
-        let mut buffer = Buffer::default();
-        let (head, tail) = MARKER.split_at(5);
-        assert!(!buffer.absorb(&[b"abc", head].concat()));
-        assert!(buffer.absorb(&[tail, b"def"].concat()));
-        assert_eq!((buffer.text.as_slice(), buffer.markers_read), (b"abcdef".as_slice(), 1));
+    fn takes_what_was_written_before_in_order() {
+        let (output, child) = Output::open().expect("a pipe");
+        let (mut stdout, mut stderr) = (File::from(child.stdout), File::from(child.stderr));
+        stdout.write_all(b"one\n").expect("write");
+        stderr.write_all(b"two\n").expect("write");
+        assert_eq!(output.take(), "one\ntwo\n");
+        assert_eq!(output.take(), "");
+        stdout.write_all(b"three").expect("write");
+        assert_eq!(output.take(), "three");
     }
 
     #[test]
-    fn takes_what_was_written_before() {
-        let (mut output, _child) = Output::open().expect("a pipe");
-        output.marker_writer.write_all(b"printed\n").expect("write");
-        assert_eq!(output.take(), "printed\n");
-        assert_eq!(output.take(), "");
+    fn keeps_at_most_the_limit() {
+        let (output, child) = Output::open().expect("a pipe");
+        let mut stdout = File::from(child.stdout);
+        let line = vec![b'x'; 64 << 10];
+        for _ in 0..20 {
+            stdout.write_all(&line).expect("the pipe is drained in the background");
+        }
+        drop((stdout, child.stderr));
+        assert_eq!(output.take().len(), MAX_OUTPUT_BYTES);
     }
 }

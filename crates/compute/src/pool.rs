@@ -94,12 +94,17 @@ impl ProcessRunner {
 
     /// Starts the function's provisioned concurrency now rather than at its first invocation.
     pub fn provision(&self, spec: &FunctionSpec) {
-        let retired;
-        {
-            let mut functions = self.pools.lock();
-            retired = pool_for(&mut functions, spec);
-            self.top_up(&mut functions, spec);
-        }
+        let mut functions = self.pools.lock();
+        let (pool, retired) = pool_for(&mut functions, spec);
+        self.top_up(pool, spec);
+        drop(functions);
+        drop(retired);
+    }
+
+    /// Stops the environments of a function that is gone (deleted): the idle ones now, the busy
+    /// ones when their invocation ends.
+    pub fn retire(&self, function: &str) {
+        let retired = self.pools.lock().remove(function);
         drop(retired);
     }
 
@@ -110,10 +115,7 @@ impl ProcessRunner {
 
     /// Starts the environments missing from the function's provisioned concurrency, in the
     /// background; they join the idle ones as they are ready.
-    fn top_up(&self, functions: &mut HashMap<String, FunctionPool>, spec: &FunctionSpec) {
-        let Some(pool) = functions.get_mut(&spec.name) else {
-            return;
-        };
+    fn top_up(&self, pool: &mut FunctionPool, spec: &FunctionSpec) {
         let started = u32::try_from(pool.idle.len()).unwrap_or(u32::MAX).saturating_add(pool.busy).saturating_add(pool.starting);
         let missing = spec.concurrency.provisioned.saturating_sub(started);
         if missing == 0 {
@@ -127,19 +129,22 @@ impl ProcessRunner {
         for _ in 0..missing {
             let (pools, interpreters, spec, runtime) = (Arc::downgrade(&self.pools), self.interpreters.clone(), spec.clone(), runtime.clone());
             thread::spawn(move || {
-                let instance = Instance::start(&spec, &interpreters, &runtime, true);
+                // One that fails to start is started again by the next invocation's top-up.
+                let started = Instance::start(&spec, &interpreters, &runtime, true);
                 let Some(pools) = pools.upgrade() else { return };
                 let mut functions = pools.lock();
-                let Some(pool) = functions.get_mut(&spec.name) else {
-                    return;
-                };
+                let Some(pool) = functions.get_mut(&spec.name) else { return };
                 pool.starting = pool.starting.saturating_sub(1);
-                // An environment of a function that changed meanwhile is dropped (stopped) here.
-                if let Ok(instance) = instance {
-                    if pool.generation == generation {
+                let stale = match started {
+                    Ok(instance) if pool.generation == generation => {
                         pool.idle.push(instance);
+                        None
                     }
-                }
+                    other => other.ok(),
+                };
+                // A function that changed meanwhile: its environment is stopped, not under the lock.
+                drop(functions);
+                drop(stale);
             });
         }
     }
@@ -150,9 +155,9 @@ impl ProcessRunner {
         let mut stopped = Vec::new();
         let acquired = {
             let mut functions = self.pools.lock();
-            stopped.extend(pool_for(&mut functions, spec));
-            self.top_up(&mut functions, spec);
-            let pool = functions.get_mut(&spec.name).ok_or(Throttled)?;
+            let (pool, retired) = pool_for(&mut functions, spec);
+            stopped.extend(retired);
+            self.top_up(pool, spec);
             if spec.concurrency.reserved.is_some_and(|reserved| pool.busy >= reserved) {
                 Err(Throttled)
             } else {
@@ -254,9 +259,9 @@ impl Drop for Pools {
     }
 }
 
-/// The pool of `spec`'s function, created or brought to `spec`; returns the environments that
-/// ran an older version of it, to be stopped by the caller once the lock is released.
-fn pool_for(functions: &mut HashMap<String, FunctionPool>, spec: &FunctionSpec) -> Vec<Instance> {
+/// The pool of `spec`'s function, created or brought to `spec`, and the environments that ran an
+/// older version of it, to be stopped by the caller once the lock is released.
+fn pool_for<'a>(functions: &'a mut HashMap<String, FunctionPool>, spec: &FunctionSpec) -> (&'a mut FunctionPool, Vec<Instance>) {
     let pool = functions.entry(spec.name.clone()).or_insert_with(|| FunctionPool {
         spec: spec.clone(),
         generation: 0,
@@ -266,12 +271,13 @@ fn pool_for(functions: &mut HashMap<String, FunctionPool>, spec: &FunctionSpec) 
     });
     if pool.spec.runs_like(spec) {
         pool.spec.concurrency = spec.concurrency;
-        return Vec::new();
+        return (pool, Vec::new());
     }
     pool.spec = spec.clone();
     pool.generation += 1;
     pool.starting = 0;
-    std::mem::take(&mut pool.idle)
+    let retired = std::mem::take(&mut pool.idle);
+    (pool, retired)
 }
 
 /// Reaps idle environments until the pools are dropped.

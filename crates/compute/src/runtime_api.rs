@@ -11,7 +11,7 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdTcpListener};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -32,8 +32,8 @@ pub(crate) struct Job {
     pub request_id: String,
     /// The event, serialized.
     pub event: Bytes,
-    /// When the invocation times out, in milliseconds since the epoch.
-    pub deadline_ms: u64,
+    /// The function's timeout, counted from when the runtime takes the job.
+    pub timeout: Duration,
     pub invoked_function_arn: String,
     pub trace_id: String,
 }
@@ -155,7 +155,7 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
     };
     set("content-type", "application/json");
     set("lambda-runtime-aws-request-id", &job.request_id);
-    set("lambda-runtime-deadline-ms", &job.deadline_ms.to_string());
+    set("lambda-runtime-deadline-ms", &epoch_millis(SystemTime::now() + job.timeout).to_string());
     set("lambda-runtime-invoked-function-arn", &job.invoked_function_arn);
     set("lambda-runtime-trace-id", &job.trace_id);
     (headers, job.event).into_response()
@@ -194,4 +194,8 @@ fn invalid_request_id(request_id: &str) -> Response {
 fn error_response(status: StatusCode, error_type: &str, message: &str) -> Response {
     let body = serde_json::json!({ "errorMessage": message, "errorType": error_type }).to_string();
     (status, [("content-type", "application/json")], body).into_response()
+}
+
+fn epoch_millis(time: SystemTime) -> u128 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |since_epoch| since_epoch.as_millis())
 }
