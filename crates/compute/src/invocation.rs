@@ -13,6 +13,13 @@ pub trait FunctionRunner: Send + Sync {
     /// Invokes `spec` with `payload` as its event. `cancellation` stops waiting early (a state's
     /// `TimeoutSeconds`, an aborted execution): the invocation is killed and reports `Cancelled`.
     fn invoke(&self, spec: &FunctionSpec, payload: &Value, cancellation: &Cancellation) -> Invocation;
+
+    /// Starts the function's provisioned concurrency ahead of its invocations, where the runner
+    /// keeps environments.
+    fn provision(&self, _spec: &FunctionSpec) {}
+
+    /// Stops whatever the runner keeps of a deleted function.
+    fn retire(&self, _function: &str) {}
 }
 
 #[derive(Debug, Clone, PartialEq)]

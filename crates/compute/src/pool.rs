@@ -221,6 +221,14 @@ impl FunctionRunner for ProcessRunner {
         self.release(&spec.name, generation, ended.reusable.then_some(instance));
         ended.invocation
     }
+
+    fn provision(&self, spec: &FunctionSpec) {
+        ProcessRunner::provision(self, spec);
+    }
+
+    fn retire(&self, function: &str) {
+        ProcessRunner::retire(self, function);
+    }
 }
 
 impl Pools {

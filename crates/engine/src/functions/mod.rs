@@ -166,6 +166,7 @@ impl Functions {
             loaded.insert(record.name.clone(), Arc::new(functions.entry(record)?));
         }
         *functions.write() = loaded;
+        functions.provision();
         Ok(functions)
     }
 
@@ -173,6 +174,14 @@ impl Functions {
     pub fn declared_only(declared: FunctionSet, runner: Arc<dyn FunctionRunner>) -> Functions {
         let config = FunctionsConfig { region: compute::function::DEFAULT_REGION.to_owned(), account: "000000000000".to_owned(), data_dir: None, endpoint: None };
         Functions::new(Arc::new(store::MemoryStore::new()), config, declared, runner)
+    }
+
+    /// Starts the provisioned concurrency of every function that has one.
+    fn provision(&self) {
+        let catalog: Vec<Arc<FunctionSpec>> = self.read().values().map(|entry| entry.spec.clone()).collect();
+        for spec in catalog.iter().map(Arc::as_ref).chain(self.declared.iter()).filter(|spec| spec.concurrency.provisioned > 0) {
+            self.runner.provision(spec);
+        }
     }
 
     fn new(store: Arc<dyn Store>, config: FunctionsConfig, declared: FunctionSet, runner: Arc<dyn FunctionRunner>) -> Functions {
@@ -247,6 +256,7 @@ impl Functions {
         }
         self.persist(vec![Write::DeleteDocument { kind: FUNCTION_KIND.to_owned(), key: name.to_owned() }]).await?;
         self.write().remove(name);
+        self.runner.retire(name);
         if let Some(code) = &self.code {
             code.remove_all_but(name, None);
         }
