@@ -201,14 +201,6 @@ impl Functions {
         functions
     }
 
-    pub fn region(&self) -> &str {
-        &self.config.region
-    }
-
-    pub fn account(&self) -> &str {
-        &self.config.account
-    }
-
     /// `arn:aws:lambda:REGION:ACCOUNT:function:NAME`.
     pub fn arn(&self, name: &str) -> String {
         format!("arn:aws:lambda:{}:{}:function:{name}", self.config.region, self.config.account)
@@ -321,7 +313,8 @@ impl Functions {
         if invocation.outcome == Outcome::Throttled {
             return Err(FunctionsError::Throttled);
         }
-        if let Some(logs) = &self.logs {
+        // An invocation that never reached an environment has nothing to keep.
+        if let Some(logs) = self.logs.as_ref().filter(|_| !invocation.logs.is_empty()) {
             logs.record(&spec.name, &invocation.request_id, started_ms, &invocation.logs);
         }
         Ok(invocation)
