@@ -23,6 +23,8 @@ enum Command {
     Validate(commands::validate::ValidateArgs),
     /// Serve the AWS-compatible APIs on one port, with durable state under --data-dir.
     Serve(commands::serve::ServeArgs),
+    /// Print the logs of a function's invocations (kept by `serve` under its data dir).
+    Logs(commands::logs::LogsArgs),
     /// Load-test a Step Functions endpoint (Switchyard's or any other).
     Bench(commands::bench::BenchArgs),
 }
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => commands::validate::validate(args),
         Command::Serve(args) => commands::serve::serve(args),
         Command::Bench(args) => commands::bench::bench(args),
+        Command::Logs(args) => commands::logs::logs(args),
     };
     match outcome {
         Ok(code) => code,
