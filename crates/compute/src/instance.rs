@@ -211,7 +211,9 @@ impl Instance {
             }
             End::Failed { body, error_type } => {
                 let error = FunctionError::from_payload(FailureKind::Handler, String::from_utf8_lossy(&body).into_owned());
-                let runtime_fault = error.error_type.starts_with("Runtime.") || error_type.is_some_and(|header| header.starts_with("Runtime."));
+                // Lambda's own error types: the runtime's (`Runtime.*`) and the service's (`Function.*`).
+                let lambda_error = |error_type: &str| error_type.starts_with("Runtime.") || error_type.starts_with("Function.");
+                let runtime_fault = lambda_error(&error.error_type) || error_type.as_deref().is_some_and(lambda_error);
                 failure(FunctionError { kind: if runtime_fault { FailureKind::Runtime } else { FailureKind::Handler }, ..error })
             }
             End::InitFailed(body) => failure(FunctionError::from_payload(FailureKind::Runtime, String::from_utf8_lossy(&body).into_owned())),
