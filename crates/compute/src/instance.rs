@@ -99,7 +99,7 @@ impl Instance {
             trace_id: trace_id(),
         };
         let mut progress = Progress::default();
-        let end = if self.endpoint.submit(job).is_ok() {
+        let end = if self.endpoint.submit(job) {
             // Starting gets time of its own, as Lambda's init phase does.
             let start_allowance = if self.cold_since.is_some() { INIT_TIMEOUT } else { Duration::ZERO };
             self.wait(request_id, submitted + start_allowance + timeout, timeout, cancellation, &mut progress)

@@ -66,7 +66,7 @@ struct Shared {
     jobs: tokio::sync::Mutex<UnboundedReceiver<Job>>,
     /// The request the runtime is working on: responses for any other are refused.
     current: Mutex<Option<String>>,
-    events: Mutex<Sender<RuntimeEvent>>,
+    events: Sender<RuntimeEvent>,
 }
 
 impl Endpoint {
@@ -77,7 +77,7 @@ impl Endpoint {
         let address = listener.local_addr()?;
         let (jobs, pending) = unbounded_channel();
         let (events_sender, events) = mpsc::channel();
-        let shared = Arc::new(Shared { jobs: tokio::sync::Mutex::new(pending), current: Mutex::new(None), events: Mutex::new(events_sender) });
+        let shared = Arc::new(Shared { jobs: tokio::sync::Mutex::new(pending), current: Mutex::new(None), events: events_sender });
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
             .route("/2018-06-01/runtime/invocation/{request_id}/response", post(respond))
@@ -105,9 +105,9 @@ impl Endpoint {
         self.address.to_string()
     }
 
-    /// Queues a job for the runtime's next `next`; fails only once the endpoint is gone.
-    pub fn submit(&self, job: Job) -> Result<(), ()> {
-        self.jobs.send(job).map_err(|_| ())
+    /// Queues a job for the runtime's next `next`; false only once the endpoint is gone.
+    pub fn submit(&self, job: Job) -> bool {
+        self.jobs.send(job).is_ok()
     }
 
     pub fn events(&self) -> &Receiver<RuntimeEvent> {
@@ -123,10 +123,8 @@ impl Drop for Endpoint {
 
 impl Shared {
     fn report(&self, event: RuntimeEvent) {
-        if let Ok(events) = self.events.lock() {
-            // The runner may have given up on the environment already; then nobody listens.
-            let _ = events.send(event);
-        }
+        // The runner may have given up on the environment already; then nobody listens.
+        let _ = self.events.send(event);
     }
 
     /// Ends the current request if it is `request_id`.
