@@ -160,12 +160,21 @@ fn the_runtime_api_speaks_as_lambdas() {
 
 #[test]
 fn a_provided_function_needs_its_bootstrap() {
-    let code = CodeDir::new(&[("handler.py", AWSLAMBDARIC_HANDLER)]);
-    let invocation = call(&ProcessRunner::new(), &provided(&code), json!({}));
-    match invocation.outcome {
-        compute::Outcome::Unavailable(reason) => assert!(reason.contains("bootstrap"), "{reason}"),
-        other => panic!("expected the function to be unavailable, got {other:?}"),
-    }
+    let code = CodeDir::new(&[("handler.py", AWSLAMBDARIC_HANDLER), ("bootstrap", "#!/bin/sh\nexec python3 -m awslambdaric handler.handler\n")]);
+    let runner = ProcessRunner::new();
+    let not_executable = call(&runner, &provided(&code), json!({}));
+    let bootstrap = code.path().join("bootstrap");
+    assert_eq!(
+        failed(&not_executable).payload,
+        json!({
+            "errorType": "Runtime.InvalidEntrypoint",
+            "errorMessage": format!("RequestId: {} Error: fork/exec {}: permission denied", not_executable.request_id, bootstrap.display()),
+        })
+        .to_string()
+    );
+    std::fs::remove_file(&bootstrap).expect("remove the bootstrap");
+    let missing = call(&runner, &provided(&code), json!({}));
+    assert!(failed(&missing).error_message.ends_with(": no such file or directory"), "{}", failed(&missing).error_message);
     let inline = spec("provided", "handler.handler", HandlerSource::Inline(String::new()));
     assert!(matches!(call(&ProcessRunner::new(), &inline, json!({})).outcome, compute::Outcome::Unavailable(_)));
 }
