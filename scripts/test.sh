@@ -20,6 +20,8 @@ need_apt() {
 }
 
 need_apt python3 python3-pip
+# The compute tests run `provided` functions on AWS's Python runtime interface client.
+python3 -c "import awslambdaric" 2>/dev/null || pip install --quiet awslambdaric
 command -v cargo-nextest >/dev/null 2>&1 || cargo install cargo-nextest --locked
 # Container tasks run on Podman's Docker-compatible service: it is installed and started here,
 # with the local test image; the engine tests and suites find it through DOCKER_HOST.
@@ -30,7 +32,7 @@ cargo nextest run --workspace --no-fail-fast
 
 conformance="$root/../shared/conformance"
 acceptance="$root/../shared/acceptance"
-if [ ! -f "$conformance/check.py" ] || [ ! -f "$acceptance/sfn_api.py" ]; then
+if [ ! -f "$conformance/check.py" ] || [ ! -f "$acceptance/sfn_api.py" ] || [ ! -f "$acceptance/lambda_api.py" ]; then
   if [ "${CI:-}" = "true" ]; then
     echo "../shared (conformance and acceptance suites) not found beside $root" >&2
     exit 1
@@ -105,9 +107,13 @@ endpoint="http://sfn.localhost:$port"
 suite "Step Functions acceptance (boto3)" python3 "$acceptance/sfn_api.py" --endpoint "$endpoint"
 suite "AWS CLI and boto3 clients" python3 "$root/tests/server/clients.py" --endpoint "$endpoint"
 suite "conformance through the API" conformance_run --endpoint "http://127.0.0.1:$port"
-suite "TestState against AWS's recorded answers" python3 "$root/tests/server/test_state_replay.py" --endpoint "http://127.0.0.1:$port" --floor 155
+suite "TestState against AWS's recorded answers" python3 "$root/tests/server/test_state_replay.py" --endpoint "http://127.0.0.1:$port" --floor 159
+suite "Lambda acceptance (boto3)" python3 "$acceptance/lambda_api.py" --endpoint "http://127.0.0.1:$port"
+suite "Lambda through the AWS CLI, boto3, Task states and pushed activities" python3 "$root/tests/server/lambda_clients.py" \
+  --endpoint "http://127.0.0.1:$port" --switchyard "$root/target/debug/switchyard" --data-dir "$data_dir"
 kill $server
 suite "crash test (SIGKILL with executions in flight)" python3 "$root/tests/server/crash.py" --switchyard "$root/target/debug/switchyard"
+suite "Lambda crash test (functions and accepted events survive SIGKILL)" python3 "$root/tests/server/lambda_crash.py" --switchyard "$root/target/debug/switchyard"
 suite "Serverless examples through switchyard up" python3 "$root/tests/deploy/examples.py" --switchyard "$root/target/debug/switchyard"
 
 # The closing line counts these suites; each printed its own counts above.

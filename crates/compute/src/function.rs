@@ -13,7 +13,10 @@
 //! Exactly one of `handler_source` (the module's code, inline) or `code_dir` (a directory put on the
 //! module path, relative to the file) is required. `arn` defaults to an ARN in [`DEFAULT_REGION`]
 //! and [`DEFAULT_ACCOUNT`]; `runtime` to [`DEFAULT_PYTHON_RUNTIME`]; `timeout` (seconds, 1-900) to
-//! Lambda's 3; `memory` (MB, 128-10240) to 128; `environment` (an object of strings) to none.
+//! Lambda's 3; `memory` (MB, 128-10240) to 128; `environment` (an object of strings) to none;
+//! `reserved_concurrency` (at most that many invocations at once, the rest throttled) to none and
+//! `provisioned_concurrency` (environments kept started) to 0. A `provided` runtime's `code_dir`
+//! holds its `bootstrap` executable.
 //! `source_file` may say where an inline source came from; it is not used.
 
 use std::collections::{BTreeMap, HashMap};
@@ -31,6 +34,8 @@ pub const DEFAULT_MEMORY_MB: u32 = 128;
 const TIMEOUT_SECONDS_RANGE: (u64, u64) = (1, 900);
 const MEMORY_MB_RANGE: (u64, u64) = (128, 10_240);
 const MAX_FUNCTION_NAME_LENGTH: usize = 64;
+/// Lambda's default account concurrency bounds both concurrency settings.
+const CONCURRENCY_RANGE: (u64, u64) = (0, 1000);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct FunctionSpec {
@@ -44,6 +49,16 @@ pub struct FunctionSpec {
     pub timeout_seconds: u32,
     pub memory_mb: u32,
     pub environment: BTreeMap<String, String>,
+    pub concurrency: Concurrency,
+}
+
+/// How many invocations of a function may run at once, and how many environments stay started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Concurrency {
+    /// Lambda's reserved concurrency: invocations beyond it are throttled; `None` is unreserved.
+    pub reserved: Option<u32>,
+    /// Lambda's provisioned concurrency: environments started ahead of invocations and never reaped.
+    pub provisioned: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +80,8 @@ pub struct Runtime {
 pub enum RuntimeFamily {
     Python,
     Node,
+    /// `provided`, `provided.al2`, `provided.al2023`: the code's own `bootstrap` speaks the Runtime API.
+    Provided,
 }
 
 impl Runtime {
@@ -73,8 +90,12 @@ impl Runtime {
             RuntimeFamily::Python
         } else if identifier.strip_prefix("nodejs").and_then(|rest| rest.strip_suffix(".x")).is_some_and(is_number) {
             RuntimeFamily::Node
+        } else if matches!(identifier, "provided" | "provided.al2" | "provided.al2023") {
+            RuntimeFamily::Provided
         } else {
-            return Err(format!("unsupported runtime {identifier:?}: expected a Python (\"python3.12\") or Node.js (\"nodejs20.x\") runtime"));
+            return Err(format!(
+                "unsupported runtime {identifier:?}: expected a Python (\"python3.12\"), Node.js (\"nodejs20.x\") or OS-only (\"provided.al2023\") runtime"
+            ));
         };
         Ok(Runtime { identifier: identifier.to_string(), family })
     }
@@ -127,7 +148,22 @@ impl FunctionSpec {
             timeout_seconds: DEFAULT_TIMEOUT_SECONDS,
             memory_mb: DEFAULT_MEMORY_MB,
             environment: BTreeMap::new(),
+            concurrency: Concurrency::default(),
         })
+    }
+
+    /// Whether an environment started for `other` can run this function: the same code and
+    /// configuration. Concurrency settings do not matter to an environment.
+    pub fn runs_like(&self, other: &FunctionSpec) -> bool {
+        let FunctionSpec { name, arn, runtime, handler, source, timeout_seconds, memory_mb, environment, concurrency: _ } = self;
+        *name == other.name
+            && *arn == other.arn
+            && *runtime == other.runtime
+            && *handler == other.handler
+            && *source == other.source
+            && *timeout_seconds == other.timeout_seconds
+            && *memory_mb == other.memory_mb
+            && *environment == other.environment
     }
 
     /// The region of the function's ARN (`AWS_REGION` inside the function).
@@ -144,7 +180,9 @@ impl FunctionSpec {
             fields.get(field).map(|value| value.as_str().ok_or_else(|| at(format!("\"{field}\" must be a string")))).transpose()
         };
         let bounded = |field: &str, default: u32, (min, max): (u64, u64)| -> Result<u32, String> {
-            let Some(value) = fields.get(field) else { return Ok(default) };
+            let Some(value) = fields.get(field) else {
+                return Ok(default);
+            };
             value
                 .as_u64()
                 .filter(|number| (min..=max).contains(number))
@@ -169,6 +207,10 @@ impl FunctionSpec {
             timeout_seconds: bounded("timeout", DEFAULT_TIMEOUT_SECONDS, TIMEOUT_SECONDS_RANGE)?,
             memory_mb: bounded("memory", DEFAULT_MEMORY_MB, MEMORY_MB_RANGE)?,
             environment: parse_environment(fields.get("environment")).map_err(at)?,
+            concurrency: Concurrency {
+                reserved: fields.get("reserved_concurrency").map(|_| bounded("reserved_concurrency", 0, CONCURRENCY_RANGE)).transpose()?,
+                provisioned: bounded("provisioned_concurrency", 0, CONCURRENCY_RANGE)?,
+            },
         })
     }
 }
@@ -248,7 +290,19 @@ fn validate_function_name(name: &str) -> Result<(), String> {
 }
 
 fn reject_unknown_fields(fields: &Map<String, Value>) -> Result<(), String> {
-    const KNOWN: [&str; 9] = ["arn", "handler", "handler_source", "code_dir", "runtime", "timeout", "memory", "environment", "source_file"];
+    const KNOWN: [&str; 11] = [
+        "arn",
+        "handler",
+        "handler_source",
+        "code_dir",
+        "runtime",
+        "timeout",
+        "memory",
+        "environment",
+        "reserved_concurrency",
+        "provisioned_concurrency",
+        "source_file",
+    ];
     match fields.keys().find(|field| !KNOWN.contains(&field.as_str())) {
         Some(unknown) => Err(format!("unknown field {unknown:?} (known: {})", KNOWN.join(", "))),
         None => Ok(()),
@@ -256,7 +310,9 @@ fn reject_unknown_fields(fields: &Map<String, Value>) -> Result<(), String> {
 }
 
 fn parse_environment(environment: Option<&Value>) -> Result<BTreeMap<String, String>, String> {
-    let Some(environment) = environment else { return Ok(BTreeMap::new()) };
+    let Some(environment) = environment else {
+        return Ok(BTreeMap::new());
+    };
     let invalid = || "\"environment\" must be an object of string values".to_string();
     environment
         .as_object()
@@ -298,6 +354,7 @@ mod tests {
                 timeout_seconds: 30,
                 memory_mb: DEFAULT_MEMORY_MB,
                 environment: BTreeMap::new(),
+                concurrency: Concurrency::default(),
             }
         );
         assert_eq!(spec.region(), "eu-west-1");
@@ -310,6 +367,22 @@ mod tests {
         assert_eq!(spec.runtime.identifier(), "python3.12");
         assert_eq!((spec.timeout_seconds, spec.memory_mb), (3, 128));
         assert_eq!(spec.source, HandlerSource::Directory(PathBuf::from("/project/src")));
+    }
+
+    #[test]
+    fn reads_concurrency() {
+        let spec = parse_one(r#"{"handler": "app.main", "code_dir": "src", "reserved_concurrency": 20, "provisioned_concurrency": 2}"#)
+            .expect("valid definition");
+        assert_eq!(spec.concurrency, Concurrency { reserved: Some(20), provisioned: 2 });
+        assert_eq!(parse_one(r#"{"handler": "app.main", "code_dir": "src"}"#).map(|spec| spec.concurrency), Ok(Concurrency::default()));
+    }
+
+    #[test]
+    fn concurrency_does_not_change_how_a_function_runs() {
+        let spec = parse_one(r#"{"handler": "app.main", "code_dir": "src"}"#).expect("valid definition");
+        let throttled = FunctionSpec { concurrency: Concurrency { reserved: Some(0), provisioned: 0 }, ..spec.clone() };
+        assert!(spec.runs_like(&throttled));
+        assert!(!spec.runs_like(&FunctionSpec { memory_mb: 256, ..spec.clone() }));
     }
 
     #[test]
@@ -347,7 +420,7 @@ mod tests {
     fn rejects_unsupported_runtimes() {
         assert_eq!(
             parse_one(r#"{"handler": "app.main", "code_dir": "src", "runtime": "java21"}"#),
-            Err("functions file: \"orders\": unsupported runtime \"java21\": expected a Python (\"python3.12\") or Node.js (\"nodejs20.x\") runtime"
+            Err("functions file: \"orders\": unsupported runtime \"java21\": expected a Python (\"python3.12\"), Node.js (\"nodejs20.x\") or OS-only (\"provided.al2023\") runtime"
                 .to_string())
         );
     }
@@ -356,7 +429,7 @@ mod tests {
     fn rejects_unknown_fields() {
         assert_eq!(
             parse_one(r#"{"handler": "app.main", "code_dir": "src", "timout": 3}"#),
-            Err("functions file: \"orders\": unknown field \"timout\" (known: arn, handler, handler_source, code_dir, runtime, timeout, memory, environment, source_file)".to_string())
+            Err("functions file: \"orders\": unknown field \"timout\" (known: arn, handler, handler_source, code_dir, runtime, timeout, memory, environment, reserved_concurrency, provisioned_concurrency, source_file)".to_string())
         );
     }
 
@@ -428,5 +501,7 @@ mod tests {
         assert_eq!(Runtime::parse("nodejs18.x").map(|runtime| runtime.family()), Ok(RuntimeFamily::Node));
         assert!(Runtime::parse("python2.7").is_err());
         assert!(Runtime::parse("nodejs.x").is_err());
+        assert_eq!(Runtime::parse("provided.al2023").map(|runtime| runtime.family()), Ok(RuntimeFamily::Provided));
+        assert!(Runtime::parse("provided.al3").is_err());
     }
 }

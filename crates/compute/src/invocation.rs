@@ -13,6 +13,13 @@ pub trait FunctionRunner: Send + Sync {
     /// Invokes `spec` with `payload` as its event. `cancellation` stops waiting early (a state's
     /// `TimeoutSeconds`, an aborted execution): the invocation is killed and reports `Cancelled`.
     fn invoke(&self, spec: &FunctionSpec, payload: &Value, cancellation: &Cancellation) -> Invocation;
+
+    /// Starts the function's provisioned concurrency ahead of its invocations, where the runner
+    /// keeps environments.
+    fn provision(&self, _spec: &FunctionSpec) {}
+
+    /// Stops whatever the runner keeps of a deleted function.
+    fn retire(&self, _function: &str) {}
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -24,8 +31,19 @@ pub struct Invocation {
     /// serialized it (its length is the `Content-Length` AWS reports), or the error document (the
     /// failure's payload). Empty when nothing answered: unavailable or cancelled.
     pub payload: String,
-    /// What the function printed (stdout and stderr, in order), as it would reach CloudWatch.
+    /// The invocation's part of the log stream, as it reaches CloudWatch: `START RequestId: …`,
+    /// what the function printed (stdout and stderr, in order), `END …` and `REPORT …` (Duration,
+    /// Billed Duration, Memory Size, Max Memory Used, Init Duration on a cold start).
     pub logs: String,
+    /// The log stream of the environment that ran it (`2026/11/23/[$LATEST]3f…`); empty when none did.
+    pub log_stream_name: String,
+}
+
+impl Invocation {
+    /// An invocation that never reached an environment.
+    pub(crate) fn without_environment(request_id: String, outcome: Outcome) -> Invocation {
+        Invocation { request_id, outcome, payload: String::new(), logs: String::new(), log_stream_name: String::new() }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +58,9 @@ pub enum Outcome {
     Unavailable(String),
     /// The caller cancelled the invocation before it ended.
     Cancelled,
+    /// The function's reserved concurrency was all in use: Lambda's `TooManyRequestsException`
+    /// (reason `ReservedFunctionConcurrentInvocationLimitExceeded`), nothing ran.
+    Throttled,
 }
 
 /// A failed invocation: Lambda's error document and what it says.
@@ -66,6 +87,8 @@ pub enum FailureKind {
     Timeout,
     /// The function's process ended without answering.
     Crash,
+    /// The function's process ran out of its memory and was stopped.
+    OutOfMemory,
 }
 
 impl FunctionError {
@@ -81,6 +104,18 @@ impl FunctionError {
         let error_message = format!("RequestId: {request_id} Error: {reason}");
         let payload = json!({ "errorType": error_type, "errorMessage": error_message }).to_string();
         FunctionError { kind, error_type: error_type.to_string(), error_message, payload }
+    }
+
+    /// The function's process died of running out of memory (`Runtime.OutOfMemory`); `reason` as
+    /// in [`FunctionError::crashed`].
+    pub(crate) fn out_of_memory(request_id: &str, reason: Option<&str>) -> FunctionError {
+        let reason = format!("Runtime exited with error: {}", reason.unwrap_or("signal: killed"));
+        FunctionError::from_service(FailureKind::OutOfMemory, "Runtime.OutOfMemory", request_id, &reason)
+    }
+
+    /// The function's `bootstrap` could not be executed; `reason` as Go words it.
+    pub(crate) fn invalid_entrypoint(request_id: &str, reason: &str) -> FunctionError {
+        FunctionError::from_service(FailureKind::Runtime, "Runtime.InvalidEntrypoint", request_id, reason)
     }
 
     /// Lambda stopped the function at its timeout.
@@ -136,6 +171,14 @@ mod tests {
             "RequestId: 7d0c Error: Runtime exited with error: exit status 2"
         );
         assert_eq!(FunctionError::crashed("7d0c", None).error_message, "RequestId: 7d0c Error: Runtime exited without providing a reason");
+    }
+
+    #[test]
+    fn running_out_of_memory_reads_like_lambda() {
+        assert_eq!(
+            FunctionError::out_of_memory("7d0c", Some("signal: killed")).payload,
+            r#"{"errorType":"Runtime.OutOfMemory","errorMessage":"RequestId: 7d0c Error: Runtime exited with error: signal: killed"}"#
+        );
     }
 
     #[test]

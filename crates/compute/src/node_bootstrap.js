@@ -1,24 +1,23 @@
-// Switchyard's stand-in for the AWS Lambda Node.js runtime (aws-lambda-nodejs-runtime-interface-client).
+// Switchyard's Node.js runtime, a small stand-in for AWS's aws-lambda-nodejs-runtime-interface-client.
 //
-// Loads one handler the way Lambda does (CommonJS or ES module) and answers invocations with the
-// results and error documents Lambda returns, with the function's files shown under /var/task.
-//
-// Protocol, one JSON document per line:
-//   stdin, first:      {"handler": "module.function", "inlineSource": str|null, "taskRoot": str|null}
-//   stdin, then each:  {"requestId": str, "deadlineMs": int, "invokedFunctionArn": str, "event": any}
-//   stdout:            {"requestId": str, "kind": "result"|"handler_error"|"runtime_error", "payload": str}
-// The function's console and process.stdout write to stderr, its log stream, in Lambda's format.
+// Speaks the Lambda Runtime API at AWS_LAMBDA_RUNTIME_API, loads the handler named by _HANDLER
+// (CommonJS or ES module) from LAMBDA_TASK_ROOT or the inline module source in
+// _SWITCHYARD_HANDLER_SOURCE, and answers invocations with the results and error documents Lambda
+// returns, with the function's files shown under /var/task. Console output is formatted as Lambda's.
+// A handler that does not load is reported to /runtime/init/error, and the process exits.
 "use strict";
 
 const fs = require("node:fs");
+const http = require("node:http");
 const Module = require("node:module");
 const path = require("node:path");
-const readline = require("node:readline");
 const { pathToFileURL } = require("node:url");
 const util = require("node:util");
 const vm = require("node:vm");
 
 const LAMBDA_TASK_ROOT = "/var/task";
+const INLINE_SOURCE_VARIABLE = "_SWITCHYARD_HANDLER_SOURCE";
+const RUNTIME_PATH = "/2018-06-01/runtime";
 // What Lambda names as the importer when the handler's module cannot be found.
 const LAMBDA_RUNTIME_ENTRY = "/var/runtime/index.mjs";
 const ES_MODULE_SYNTAX =
@@ -36,8 +35,7 @@ for (const error of [ImportModuleError, HandlerNotFound, MalformedHandlerName, U
 let currentRequestId = "";
 let taskRoot = null;
 
-function redirectOutputToLogs() {
-  Object.defineProperty(process, "stdout", { configurable: true, enumerable: true, get: () => process.stderr });
+function formatConsoleLikeLambda() {
   const levels = { log: "INFO", info: "INFO", warn: "WARN", error: "ERROR", debug: "DEBUG", trace: "TRACE" };
   for (const [method, level] of Object.entries(levels)) {
     console[method] = (...values) => {
@@ -46,17 +44,29 @@ function redirectOutputToLogs() {
   }
 }
 
-function writeAnswer(line) {
-  const bytes = Buffer.from(line);
-  let written = 0;
-  while (written < bytes.length) {
-    try {
-      written += fs.writeSync(1, bytes, written);
-    } catch (error) {
-      // stdout may be non-blocking; the reader empties it.
-      if (error.code !== "EAGAIN") throw error;
-    }
-  }
+// One keep-alive connection to the Runtime API, without Nagle's delay.
+const [runtimeHost, runtimePort] = (process.env.AWS_LAMBDA_RUNTIME_API ?? "").split(":");
+const runtimeAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+
+function callRuntimeApi(method, path, body = "", headers = {}) {
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      { host: runtimeHost, port: runtimePort, method, path: RUNTIME_PATH + path, agent: runtimeAgent, headers: { ...headers, "content-length": Buffer.byteLength(body) } },
+      (response) => {
+        const chunks = [];
+        response.on("data", (chunk) => chunks.push(chunk));
+        response.on("end", () => resolve({ status: response.statusCode, headers: response.headers, body: Buffer.concat(chunks).toString("utf8") }));
+        response.on("error", reject);
+      },
+    );
+    request.on("socket", (socket) => socket.setNoDelay(true));
+    request.on("error", reject);
+    request.end(body);
+  });
+}
+
+function postError(path, document, errorType) {
+  return callRuntimeApi("POST", path, JSON.stringify(document), { "lambda-runtime-function-error-type": errorType });
 }
 
 // Shows the function's own files where Lambda keeps them.
@@ -174,18 +184,19 @@ async function loadHandler(setup) {
   return handler;
 }
 
-function lambdaContext(invocation) {
+function lambdaContext(requestId, headers) {
   const env = process.env;
+  const deadlineMs = Number(headers["lambda-runtime-deadline-ms"]);
   return {
     callbackWaitsForEmptyEventLoop: true,
     functionName: env.AWS_LAMBDA_FUNCTION_NAME,
     functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION,
-    invokedFunctionArn: invocation.invokedFunctionArn,
+    invokedFunctionArn: headers["lambda-runtime-invoked-function-arn"],
     memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
-    awsRequestId: invocation.requestId,
+    awsRequestId: requestId,
     logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME,
     logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME,
-    getRemainingTimeInMillis: () => invocation.deadlineMs - Date.now(),
+    getRemainingTimeInMillis: () => deadlineMs - Date.now(),
   };
 }
 
@@ -212,44 +223,44 @@ class Runtime {
   }
 }
 
-async function invoke(runtime, invocation) {
-  currentRequestId = invocation.requestId;
+// Runs one invocation and sends its result or its error to the Runtime API.
+async function invoke(runtime) {
+  const next = await callRuntimeApi("GET", "/invocation/next");
+  if (next.status !== 200) process.exit(0);
+  const requestId = next.headers["lambda-runtime-aws-request-id"];
+  currentRequestId = requestId;
+  if (next.headers["lambda-runtime-trace-id"]) process.env._X_AMZN_TRACE_ID = next.headers["lambda-runtime-trace-id"];
   let result;
   try {
-    result = await runtime.handleOnceNonStreaming(invocation.event, lambdaContext(invocation));
+    result = await runtime.handleOnceNonStreaming(JSON.parse(next.body), lambdaContext(requestId, next.headers));
   } catch (error) {
-    return { kind: "handler_error", payload: JSON.stringify(errorDocument(error)) };
+    const document = errorDocument(error);
+    return postError(`/invocation/${requestId}/error`, document, document.errorType.startsWith("Runtime.") ? document.errorType : "Unhandled");
   }
+  let body;
   try {
-    return { kind: "result", payload: JSON.stringify(result === undefined ? null : result) };
+    body = JSON.stringify(result === undefined ? null : result);
   } catch {
-    return { kind: "runtime_error", payload: JSON.stringify(errorDocument(new Error("Unable to stringify response body"))) };
+    return postError(`/invocation/${requestId}/error`, errorDocument(new Error("Unable to stringify response body")), "Runtime.MarshalError");
   }
+  return callRuntimeApi("POST", `/invocation/${requestId}/response`, body);
 }
 
 async function main() {
-  redirectOutputToLogs();
-  process.env.AWS_LAMBDA_LOG_STREAM_NAME ??=
-    `${new Date().toISOString().slice(0, 10).replaceAll("-", "/")}/[$LATEST]${require("node:crypto").randomUUID().replaceAll("-", "")}`;
+  formatConsoleLikeLambda();
+  const inlineSource = process.env[INLINE_SOURCE_VARIABLE] ?? null;
+  delete process.env[INLINE_SOURCE_VARIABLE];
+  taskRoot = inlineSource === null ? process.env.LAMBDA_TASK_ROOT : null;
   let runtime;
-  let initError;
-  let setUp = false;
-  for await (const line of readline.createInterface({ input: process.stdin, crlfDelay: Infinity })) {
-    if (!setUp) {
-      setUp = true;
-      const setup = JSON.parse(line);
-      taskRoot = setup.taskRoot;
-      try {
-        runtime = new Runtime(await loadHandler(setup));
-      } catch (error) {
-        initError = JSON.stringify(errorDocument(error));
-      }
-      continue;
-    }
-    const invocation = JSON.parse(line);
-    const answer = initError === undefined ? await invoke(runtime, invocation) : { kind: "runtime_error", payload: initError };
-    writeAnswer(`${JSON.stringify({ requestId: invocation.requestId, ...answer })}\n`);
+  try {
+    runtime = new Runtime(await loadHandler({ handler: process.env._HANDLER ?? "", inlineSource }));
+  } catch (error) {
+    const document = errorDocument(error);
+    await postError("/init/error", document, document.errorType);
+    process.exit(1);
   }
+  for (;;) await invoke(runtime);
 }
 
-main();
+// The Runtime API went away: so does the environment.
+main().catch(() => process.exit(0));

@@ -1,14 +1,10 @@
-"""Switchyard's stand-in for the AWS Lambda Python runtime (awslambdaric).
+"""Switchyard's Python runtime, a small stand-in for AWS's awslambdaric.
 
-Loads one handler the way Lambda does and answers invocations with the results and error documents
-Lambda returns: same error types, messages and stack traces, with the function's files shown under
-/var/task.
-
-Protocol, one JSON document per line:
-  stdin, first:        {"handler": "module.function", "inlineSource": str|null, "taskRoot": str|null}
-  stdin, then each:    {"requestId": str, "deadlineMs": int, "invokedFunctionArn": str, "event": any}
-  original stdout:     {"requestId": str, "kind": "result"|"handler_error"|"runtime_error", "payload": str}
-Everything the function prints, even to file descriptor 1, goes to stderr: its log stream.
+Speaks the Lambda Runtime API at AWS_LAMBDA_RUNTIME_API, loads the handler named by _HANDLER from
+LAMBDA_TASK_ROOT (or the inline module source in _SWITCHYARD_HANDLER_SOURCE) and answers
+invocations with the results and error documents Lambda returns: same error types, messages and
+stack traces, with the function's files shown under /var/task. A handler that does not load is
+reported to /runtime/init/error, and the process exits, as awslambdaric does.
 """
 
 import importlib
@@ -17,12 +13,51 @@ import importlib.util
 import json
 import logging
 import os
+import socket
 import sys
 import time
 import traceback
-import uuid
 
 LAMBDA_TASK_ROOT = "/var/task"
+INLINE_SOURCE_VARIABLE = "_SWITCHYARD_HANDLER_SOURCE"
+RUNTIME_PATH = "/2018-06-01/runtime"
+
+
+class RuntimeApi:
+    """A keep-alive HTTP/1.1 client of the Runtime API: plain sockets start faster than http.client."""
+
+    def __init__(self, address):
+        host, port = address.rsplit(":", 1)
+        self.connection = socket.create_connection((host, int(port)))
+        # Nagle plus delayed ACKs would add ~40 ms to every call.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.responses = self.connection.makefile("rb")
+
+    def call(self, method, path, body=b"", headers=()):
+        head = "%s %s HTTP/1.1\r\nHost: runtime\r\nContent-Length: %d\r\n%s\r\n" % (
+            method,
+            RUNTIME_PATH + path,
+            len(body),
+            "".join("%s: %s\r\n" % header for header in headers),
+        )
+        self.connection.sendall(head.encode("latin-1") + body)
+        status_line = self.responses.readline()
+        if not status_line:
+            # The Runtime API is gone: so is the environment.
+            sys.exit(0)
+        response_headers = {}
+        while True:
+            line = self.responses.readline()
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            response_headers[name.strip().lower()] = value.strip()
+        length = int(response_headers.get("content-length", "0"))
+        return int(status_line.split()[1]), response_headers, self.responses.read(length) if length else b""
+
+    def post_error(self, path, error):
+        error_type = error["errorType"]
+        self.call("POST", path, json.dumps(error).encode("utf-8"), [("Lambda-Runtime-Function-Error-Type", error_type if error_type.startswith("Runtime.") else "Unhandled")])
 
 
 class Fault(Exception):
@@ -165,40 +200,44 @@ def marshal(result):
         raise Fault("Runtime.MarshalError", "Unable to marshal response: {}".format(error))
 
 
-def invoke(handler, invocation, task_root):
-    request_id = invocation["requestId"]
+def invoke(runtime_api, handler, task_root):
+    status, headers, body = runtime_api.call("GET", "/invocation/next")
+    if status != 200:
+        # The environment is shutting down.
+        sys.exit(0)
+    request_id = headers.get("lambda-runtime-aws-request-id", "")
     RequestIdFilter.request_id = request_id
-    context = LambdaContext(request_id, invocation["deadlineMs"], invocation["invokedFunctionArn"])
+    if "lambda-runtime-trace-id" in headers:
+        os.environ["_X_AMZN_TRACE_ID"] = headers["lambda-runtime-trace-id"]
+    context = LambdaContext(request_id, int(headers.get("lambda-runtime-deadline-ms", "0")), headers.get("lambda-runtime-invoked-function-arn"))
     try:
-        return "result", marshal(handler(invocation["event"], context))
+        result = marshal(handler(json.loads(body), context))
     except Fault as fault:
-        return "runtime_error", json.dumps(make_error(fault.message, fault.error_type, fault.trace, request_id))
+        runtime_api.post_error("/invocation/%s/error" % request_id, make_error(fault.message, fault.error_type, fault.trace, request_id))
     except Exception:
-        return "handler_error", json.dumps(error_from_exception(request_id, task_root))
+        runtime_api.post_error("/invocation/%s/error" % request_id, error_from_exception(request_id, task_root))
+    else:
+        runtime_api.call("POST", "/invocation/%s/response" % request_id, result.encode("utf-8"))
 
 
 def main():
-    results = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    os.dup2(2, 1)
-    init = json.loads(sys.stdin.readline())
-    task_root = init["taskRoot"]
+    inline_source = os.environ.pop(INLINE_SOURCE_VARIABLE, None)
+    task_root = None if inline_source is not None else os.environ.get("LAMBDA_TASK_ROOT")
     sys.path[:] = [entry for entry in sys.path if entry not in ("", ".")]
     if task_root:
         sys.path.insert(0, task_root)
-    os.environ.setdefault("AWS_LAMBDA_LOG_STREAM_NAME", time.strftime("%Y/%m/%d/[$LATEST]", time.gmtime()) + uuid.uuid4().hex)
+    runtime_api = RuntimeApi(os.environ["AWS_LAMBDA_RUNTIME_API"])
     install_log_handler()
-    init_error = None
     try:
-        handler = load_handler(init["handler"], init["inlineSource"], task_root)
+        handler = load_handler(os.environ.get("_HANDLER", ""), inline_source, task_root)
     except Fault as fault:
-        init_error = json.dumps(make_error(fault.message, fault.error_type, fault.trace, None))
+        runtime_api.post_error("/init/error", make_error(fault.message, fault.error_type, fault.trace, None))
+        sys.exit(1)
     except Exception:
-        init_error = json.dumps(error_from_exception(None, task_root))
-    for line in sys.stdin:
-        invocation = json.loads(line)
-        kind, payload = ("runtime_error", init_error) if init_error else invoke(handler, invocation, task_root)
-        results.write(json.dumps({"requestId": invocation["requestId"], "kind": kind, "payload": payload}) + "\n")
-        results.flush()
+        runtime_api.post_error("/init/error", error_from_exception(None, task_root))
+        sys.exit(1)
+    while True:
+        invoke(runtime_api, handler, task_root)
 
 
 BOOTSTRAP_FILENAME = main.__code__.co_filename

@@ -7,9 +7,12 @@ use asl::mock::{MockConfig, MockedResponse};
 use asl::Failure;
 use crate::functions::{Functions, FunctionsError};
 use compute::{Cancellation, Outcome};
-use serde_json::{json, Value};
+use crate::functions::logs::log_result;
+use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+const TRACE_ID: &str = "Root=1-00000000-000000000000000000000000;Sampled=0";
 
 pub struct Mocks {
     pub config: MockConfig,
@@ -41,13 +44,15 @@ impl LocalTasks {
     /// errorType and whose cause is Lambda's error document; what the Lambda service itself
     /// refuses becomes `Lambda.<Exception>` with the cause the AWS SDK for Java words, as Step
     /// Functions reports them.
-    fn invoke(&self, function: &str, payload: &Value, cancellation: &Cancellation) -> Result<Value, Failure> {
-        let invocation = self.functions.invoke(function, None, payload, cancellation).map_err(|error| service_failure(function, error))?;
+    fn invoke(&self, function: &str, qualifier: Option<&str>, payload: &Value, cancellation: &Cancellation) -> Result<Returned, Failure> {
+        let invocation = self.functions.invoke(function, qualifier, payload, cancellation).map_err(|error| service_failure(function, error))?;
         match invocation.outcome {
-            Outcome::Returned(value) => Ok(value),
+            Outcome::Returned(value) => Ok(Returned { value, request_id: invocation.request_id, logs: invocation.logs }),
             Outcome::Failed(error) => Err(Failure::new(error.error_type, error.payload)),
             Outcome::Unavailable(reason) => Err(Failure::new("Lambda.ServiceException", reason)),
             Outcome::Cancelled => Err(Failure::without_cause("States.Timeout")),
+            // Reported as an error by Functions::invoke, never as an outcome.
+            Outcome::Throttled => Err(service_failure(function, FunctionsError::Throttled)),
         }
     }
 
@@ -72,18 +77,19 @@ impl TaskDispatcher for LocalTasks {
             };
         }
         match &request.integration {
-            Integration::LambdaFunction => self.invoke(&request.resource, &request.parameters, &context.cancellation),
+            Integration::LambdaFunction => self.invoke(&request.resource, None, &request.parameters, &context.cancellation).map(|returned| returned.value),
             Integration::Service { service, action, pattern } if service == "lambda" && action.starts_with("invoke") => {
-                let function = request.parameters.get("FunctionName").and_then(Value::as_str).unwrap_or_default();
-                let payload = request.parameters.get("Payload").cloned().unwrap_or(Value::Null);
+                let parameter = |name: &str| request.parameters.get(name).and_then(Value::as_str);
+                // No payload is sent as none, which the function receives as `{}`.
+                let payload = request.parameters.get("Payload").filter(|payload| !payload.is_null()).cloned().unwrap_or_else(|| json!({}));
                 // The integration reports a handler's error document compacted.
-                let result = self.invoke(function, &payload, &context.cancellation).map_err(|failure| Failure {
+                let returned = self.invoke(parameter("FunctionName").unwrap_or_default(), parameter("Qualifier"), &payload, &context.cancellation).map_err(|failure| Failure {
                     cause: failure.cause.map(|cause| serde_json::from_str::<Value>(&cause).map_or(cause, |document| document.to_string())),
                     ..failure
                 })?;
                 // With a task token the state ends when the token is used; the invocation (whose
                 // payload carries the token) only has to succeed.
-                Ok(if *pattern == Pattern::WaitForTaskToken { Value::Null } else { invoke_response(result) })
+                Ok(if *pattern == Pattern::WaitForTaskToken { Value::Null } else { invoke_response(returned, parameter("LogType") == Some("Tail")) })
             }
             Integration::Service { service, .. } => match self.services.get(service) {
                 Some(dispatcher) => dispatcher.run(request, context),
@@ -101,38 +107,61 @@ fn unsupported(request: &TaskRequest) -> Failure {
     )
 }
 
-/// The result of `arn:aws:states:::lambda:invoke`: Lambda's Invoke response as the SDK returns it.
-fn invoke_response(payload: Value) -> Value {
-    let length = python_json_length(&payload).to_string();
-    json!({
-        "ExecutedVersion": "$LATEST",
-        "Payload": payload,
-        "SdkHttpMetadata": {
-            "AllHttpHeaders": {
-                "X-Amz-Executed-Version": ["$LATEST"],
-                "x-amzn-Remapped-Content-Length": ["0"],
-                "Connection": ["keep-alive"],
-                "x-amzn-RequestId": [request_id()],
-                "Content-Length": [length],
-                "Date": [http_date()],
-                "X-Amzn-Trace-Id": ["Root=1-00000000-000000000000000000000000;Sampled=0"],
-                "Content-Type": ["application/json"]
-            },
-            "HttpHeaders": {
-                "Connection": "keep-alive",
-                "Content-Length": length,
-                "Content-Type": "application/json",
-                "Date": http_date(),
-                "X-Amz-Executed-Version": "$LATEST",
-                "x-amzn-Remapped-Content-Length": "0",
-                "x-amzn-RequestId": request_id(),
-                "X-Amzn-Trace-Id": "Root=1-00000000-000000000000000000000000;Sampled=0"
-            },
-            "HttpStatusCode": 200
-        },
-        "SdkResponseMetadata": { "RequestId": request_id() },
-        "StatusCode": 200
-    })
+/// What a function returned, with what the Invoke response reports of its invocation.
+struct Returned {
+    value: Value,
+    request_id: String,
+    logs: String,
+}
+
+/// The result of `arn:aws:states:::lambda:invoke`: Lambda's Invoke response as the SDK returns it;
+/// with `LogType: Tail`, the last 4 KB of the invocation's logs as `LogResult`.
+fn invoke_response(returned: Returned, log_tail: bool) -> Value {
+    let length = python_json_length(&returned.value).to_string();
+    let log_result = log_tail.then(|| log_result(&returned.logs));
+    let (date, request_id) = (http_date(), returned.request_id);
+    let mut all_headers = Map::new();
+    let mut headers = Map::new();
+    if let Some(log_result) = &log_result {
+        all_headers.insert("X-Amz-Log-Result".into(), json!([log_result]));
+    }
+    for (name, value) in [
+        ("X-Amz-Executed-Version", "$LATEST"),
+        ("x-amzn-Remapped-Content-Length", "0"),
+        ("Connection", "keep-alive"),
+        ("x-amzn-RequestId", &request_id),
+        ("Content-Length", &length),
+        ("Date", &date),
+        ("X-Amzn-Trace-Id", TRACE_ID),
+        ("Content-Type", "application/json"),
+    ] {
+        all_headers.insert(name.into(), json!([value]));
+    }
+    for (name, value) in [
+        ("Connection", Some("keep-alive")),
+        ("Content-Length", Some(length.as_str())),
+        ("Content-Type", Some("application/json")),
+        ("Date", Some(date.as_str())),
+        ("X-Amz-Executed-Version", Some("$LATEST")),
+        ("X-Amz-Log-Result", log_result.as_deref()),
+        ("x-amzn-Remapped-Content-Length", Some("0")),
+        ("x-amzn-RequestId", Some(request_id.as_str())),
+        ("X-Amzn-Trace-Id", Some(TRACE_ID)),
+    ] {
+        if let Some(value) = value {
+            headers.insert(name.into(), json!(value));
+        }
+    }
+    let mut response = Map::new();
+    response.insert("ExecutedVersion".into(), json!("$LATEST"));
+    if let Some(log_result) = log_result {
+        response.insert("LogResult".into(), json!(log_result));
+    }
+    response.insert("Payload".into(), returned.value);
+    response.insert("SdkHttpMetadata".into(), json!({ "AllHttpHeaders": all_headers, "HttpHeaders": headers, "HttpStatusCode": 200 }));
+    response.insert("SdkResponseMetadata".into(), json!({ "RequestId": request_id }));
+    response.insert("StatusCode".into(), json!(200));
+    Value::Object(response)
 }
 
 /// What the Lambda service refused, as the Java SDK inside Step Functions reports it.

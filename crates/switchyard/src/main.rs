@@ -23,6 +23,8 @@ enum Command {
     Validate(commands::validate::ValidateArgs),
     /// Serve the AWS-compatible APIs on one port, with durable state under --data-dir.
     Serve(commands::serve::ServeArgs),
+    /// Print the logs of a function's invocations (kept by `serve` under its data dir).
+    Logs(commands::logs::LogsArgs),
     /// Load-test a Step Functions endpoint (Switchyard's or any other).
     Bench(commands::bench::BenchArgs),
     /// Deploy a Serverless project (serverless.yml) into a running server, or into one started here.
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => commands::bench::bench(args),
         Command::Up(args) => commands::up::up(args),
         Command::Remove(args) => commands::up::remove(args),
+        Command::Logs(args) => commands::logs::logs(args),
     };
     match outcome {
         Ok(code) => code,

@@ -13,14 +13,14 @@ fn role(account: &str, function: &Function) -> String {
     format!("arn:aws:iam::{account}:role/{}-lambdaRole", function.name)
 }
 
-pub async fn apply(functions: &Functions, function: &Function) -> Result<Outcome, FunctionsError> {
+pub async fn apply(functions: &Functions, function: &Function, account: &str) -> Result<Outcome, FunctionsError> {
     let outcome = |action| Outcome::new("function", &function.name, &function.arn, action);
     let Some(handler) = &function.handler else {
         return Ok(outcome(Action::Pending).with_detail("image functions are not run locally yet"));
     };
     let settings = FunctionSettings {
         runtime: function.runtime.clone(),
-        role: role(functions.account(), function),
+        role: role(account, function),
         handler: handler.clone(),
         description: String::new(),
         timeout_seconds: u32::try_from(function.timeout).unwrap_or(u32::MAX),

@@ -157,7 +157,7 @@ pub async fn apply(state: &ApiState, plan: Plan, now_ms: i64) -> Result<Applied,
         outcomes.push(outcome);
     }
     for function in &plan.functions {
-        let outcome = functions::apply(&state.functions, function).await.map_err(|error| failed(&format!("function {}", function.name), error, &outcomes))?;
+        let outcome = functions::apply(&state.functions, function, &plan.account).await.map_err(|error| failed(&format!("function {}", function.name), error, &outcomes))?;
         outcomes.push(outcome);
     }
     for resource in &plan.resources {

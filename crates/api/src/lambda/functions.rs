@@ -22,6 +22,7 @@ use std::path::PathBuf;
 const HOT_RELOAD_BUCKET: &str = "hot-reload";
 const DEFAULT_TIMEOUT: i64 = 3;
 const DEFAULT_MEMORY: i64 = 128;
+const FUNCTION_NAME_PATTERN: &str = r"(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)";
 /// ListFunctions answers at most 50 functions a page.
 const MAX_PAGE: usize = 50;
 
@@ -116,19 +117,17 @@ fn positive(value: i64) -> u32 {
 pub async fn create(State(state): State<ApiState>, body: Bytes) -> Result<Response, LambdaError> {
     let request: CreateRequest = decode(&body)?;
     let mut constraints = Constraints::new();
-    constraints.required("functionName", request.function_name.as_deref()).length("functionName", request.function_name.as_deref(), 1, 140);
+    constraints
+        .required("functionName", request.function_name.as_deref())
+        .length("functionName", request.function_name.as_deref(), 1, 140)
+        .pattern("functionName", request.function_name.as_deref(), is_unqualified_function, FUNCTION_NAME_PATTERN);
     constraints.required("role", request.role.as_deref()).required("code", request.code.as_ref());
     check_settings(&mut constraints, request.timeout, request.memory_size, request.description.as_deref(), request.handler.as_deref());
     constraints.one_of("packageType", request.package_type.as_deref(), &["Zip", "Image"]);
     constraints.check()?;
     check_limits(request.timeout, request.memory_size)?;
     let reference = request.function_name.unwrap_or_default();
-    let (name, qualifier) = engine::functions::parse_reference(&reference);
-    if qualifier.is_some() || !is_function_name(name) {
-        return Err(LambdaError::invalid_parameter(format!(
-            "1 validation error detected: Value '{reference}' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{{2}}(-gov)?-[a-z]+-\\d{{1}}:)?(\\d{{12}}:)?(function:)?([a-zA-Z0-9-_]+)"
-        )));
-    }
+    let (name, _) = engine::functions::parse_reference(&reference);
     let (Some(runtime), Some(handler)) = (request.runtime, request.handler) else {
         return Err(LambdaError::invalid_parameter("Runtime and Handler are mandatory parameters for functions created with Zip Package Type"));
     };
@@ -146,9 +145,11 @@ pub async fn create(State(state): State<ApiState>, body: Bytes) -> Result<Respon
     Ok(answer(StatusCode::CREATED, shapes::configuration(&record)))
 }
 
-/// Lambda's function names: letters, digits, hyphens and underscores, up to 64.
-fn is_function_name(name: &str) -> bool {
-    (1..=64).contains(&name.len()) && name.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+/// CreateFunction's FunctionName: a name (letters, digits, hyphens and underscores, up to 64) or
+/// an unqualified ARN of one.
+fn is_unqualified_function(reference: &str) -> bool {
+    let (name, qualifier) = engine::functions::parse_reference(reference);
+    qualifier.is_none() && (1..=64).contains(&name.len()) && name.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
 }
 
 pub async fn get(State(state): State<ApiState>, Path(name): Path<String>, uri: Uri, headers: HeaderMap) -> Result<Response, LambdaError> {

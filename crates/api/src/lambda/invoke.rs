@@ -7,9 +7,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
 use compute::{Cancellation, Outcome};
-use engine::functions::logs::tail;
+use engine::functions::logs::log_result;
 use engine::functions::{FunctionsError, LATEST};
 use serde_json::{json, Value};
 
@@ -17,8 +16,6 @@ use serde_json::{json, Value};
 const MAX_SYNC_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 /// ... and of an asynchronous one.
 const MAX_ASYNC_PAYLOAD_BYTES: usize = 1024 * 1024;
-/// `LogType: Tail` returns the last 4 KB of the invocation's logs.
-const LOG_TAIL_BYTES: usize = 4096;
 const INVOCATION_TYPES: &[&str] = &["Event", "RequestResponse", "DryRun"];
 
 pub async fn invoke(State(state): State<ApiState>, Path(name): Path<String>, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Response, LambdaError> {
@@ -55,6 +52,7 @@ pub async fn invoke(State(state): State<ApiState>, Path(name): Path<String>, uri
                 Outcome::Failed(_) => Some("Unhandled"),
                 Outcome::Unavailable(reason) => return Err(FunctionsError::Service(reason).into()),
                 Outcome::Cancelled => return Err(FunctionsError::Service("the invocation was cancelled".to_owned()).into()),
+                Outcome::Throttled => return Err(FunctionsError::Throttled.into()),
             };
             let mut response = (StatusCode::OK, [("content-type", "application/json")], invocation.payload).into_response();
             insert(&mut response, "x-amzn-requestid", &invocation.request_id);
@@ -63,7 +61,7 @@ pub async fn invoke(State(state): State<ApiState>, Path(name): Path<String>, uri
                 insert(&mut response, "x-amz-function-error", function_error);
             }
             if log_type == Some("Tail") {
-                insert(&mut response, "x-amz-log-result", &base64::engine::general_purpose::STANDARD.encode(tail(&invocation.logs, LOG_TAIL_BYTES)));
+                insert(&mut response, "x-amz-log-result", &log_result(&invocation.logs));
             }
             Ok(response)
         }

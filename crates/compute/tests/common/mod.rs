@@ -1,10 +1,12 @@
 //! Helpers shared by the tests that run real interpreters.
+// Each test binary uses its own part of them.
+#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use compute::{Cancellation, FunctionError, FunctionRunner, FunctionSpec, HandlerSource, Invocation, Outcome, ProcessRunner, Runtime};
+use compute::{Cancellation, Concurrency, FunctionError, FunctionRunner, FunctionSpec, HandlerSource, Invocation, Outcome, ProcessRunner, Runtime};
 use serde_json::Value;
 
 pub const ARN: &str = "arn:aws:lambda:eu-west-1:111111111111:function:probe";
@@ -19,6 +21,7 @@ pub fn spec(runtime: &str, handler: &str, source: HandlerSource) -> FunctionSpec
         timeout_seconds: 10,
         memory_mb: 256,
         environment: BTreeMap::new(),
+        concurrency: Concurrency::default(),
     }
 }
 

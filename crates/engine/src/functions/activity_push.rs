@@ -106,6 +106,8 @@ async fn run_task(runtime: &Runtime, functions: Arc<Functions>, function: &str, 
         match outcome {
             Ok(Ok(invocation)) => match invocation.outcome {
                 Outcome::Returned(_) | Outcome::Cancelled => return,
+                // Reported as an error by Functions::invoke, never as an outcome.
+                Outcome::Throttled => break ("Lambda.TooManyRequestsException".to_owned(), "Rate Exceeded.".to_owned()),
                 Outcome::Failed(error) => break (error.error_type, error.payload),
                 Outcome::Unavailable(reason) => break ("Lambda.ServiceException".to_owned(), reason),
             },
@@ -115,7 +117,7 @@ async fn run_task(runtime: &Runtime, functions: Arc<Functions>, function: &str, 
             }
             Ok(Err(FunctionsError::Throttled)) => break ("Lambda.TooManyRequestsException".to_owned(), "Rate Exceeded.".to_owned()),
             Ok(Err(FunctionsError::NotFound(message))) => break ("Lambda.ResourceNotFoundException".to_owned(), message),
-            Ok(Err(error)) => break ("Lambda.ServiceException".to_owned(), format!("{error:?}")),
+            Ok(Err(error)) => break ("Lambda.ServiceException".to_owned(), error.to_string()),
             Err(error) => break ("Lambda.ServiceException".to_owned(), error.to_string()),
         }
     };

@@ -10,6 +10,9 @@ use sha2::{Digest, Sha256};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+/// Lambda's limit of a function's unpacked code (250 MB).
+const MAX_UNZIPPED_BYTES: u128 = 262_144_000;
+
 /// Where a function's code is, as its catalog record keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
@@ -56,8 +59,13 @@ impl CodeStore {
         let digest = Sha256::digest(zip);
         let code = Code::Zip { sha256: base64::engine::general_purpose::STANDARD.encode(digest), size: zip.len() as u64 };
         let archive = self.zip_path(function, &code).ok_or_else(|| internal("a zip without digest"))?;
-        // Checked before anything is written: a zip that cannot be read is the caller's error.
-        zip::ZipArchive::new(std::io::Cursor::new(zip)).map_err(|_| unreadable_zip())?;
+        // Checked before anything is written: a zip that cannot be read, or that would unpack
+        // past Lambda's limit, is the caller's error.
+        let unpacked = zip::ZipArchive::new(std::io::Cursor::new(zip)).map_err(|_| unreadable_zip())?.decompressed_size();
+        // Entries written with data descriptors leave the size unknown here; they are unpacked as they are.
+        if unpacked.is_some_and(|size| size > MAX_UNZIPPED_BYTES) {
+            return Err(FunctionsError::InvalidParameter(format!("Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes")));
+        }
         if let Some(parent) = archive.parent() {
             std::fs::create_dir_all(parent).map_err(|error| internal(&format!("creating {}: {error}", parent.display())))?;
         }
@@ -76,7 +84,7 @@ impl CodeStore {
 
     /// Removes every kept zip and directory of a function but `keep`'s.
     pub fn remove_all_but(&self, function: &str, keep: Option<&Code>) {
-        let keep = keep.and_then(|code| digest_name(code));
+        let keep = keep.and_then(digest_name);
         let Ok(entries) = std::fs::read_dir(self.root.join(function)) else { return };
         for entry in entries.flatten() {
             let name = entry.file_name();

@@ -3,6 +3,7 @@
 //! cut to its last [`KEPT_BYTES`]. Files are written off the invocation's path by one thread and
 //! appear whole (written aside, then renamed), so a reader never sees half a file.
 
+use base64::Engine as _;
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -101,6 +102,12 @@ fn logs_root(data_dir: &Path) -> PathBuf {
 /// The directory of a function's logs under a data dir.
 pub fn function_logs_dir(data_dir: &Path, function: &str) -> PathBuf {
     logs_root(data_dir).join(function)
+}
+
+/// What `LogType: Tail` answers as `LogResult`: base64 of the last 4 KB of an invocation's logs.
+pub fn log_result(logs: &str) -> String {
+    const LOG_TAIL_BYTES: usize = 4096;
+    base64::engine::general_purpose::STANDARD.encode(tail(logs, LOG_TAIL_BYTES))
 }
 
 /// The last `limit` bytes of `text`, starting at a character boundary.

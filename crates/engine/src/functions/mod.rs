@@ -13,14 +13,13 @@ pub mod logs;
 
 use crate::catalog::Tag;
 use code::{Code, CodeStore};
-use compute::{Cancellation, FunctionRunner, FunctionSet, FunctionSpec, HandlerSource, Invocation, Runtime};
+use compute::{Cancellation, Concurrency, FunctionRunner, FunctionSet, FunctionSpec, HandlerSource, Invocation, Outcome, Runtime};
 use logs::InvocationLogs;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 use store::{Document, Store, Write};
 use tokio::sync::oneshot;
@@ -135,12 +134,6 @@ struct Entry {
     spec: Arc<FunctionSpec>,
 }
 
-/// What one invocation runs, and the limit it is counted against.
-struct Target {
-    spec: Arc<FunctionSpec>,
-    reserved_concurrency: Option<u32>,
-}
-
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct PendingEvent {
@@ -158,8 +151,6 @@ pub struct Functions {
     runner: Arc<dyn FunctionRunner>,
     declared: FunctionSet,
     functions: RwLock<BTreeMap<String, Arc<Entry>>>,
-    /// Invocations running per function, against its reserved concurrency.
-    running: Mutex<HashMap<String, Arc<AtomicU32>>>,
     /// Serializes changes from their checks to their acknowledgement.
     writer: tokio::sync::Mutex<()>,
 }
@@ -175,6 +166,7 @@ impl Functions {
             loaded.insert(record.name.clone(), Arc::new(functions.entry(record)?));
         }
         *functions.write() = loaded;
+        functions.provision();
         Ok(functions)
     }
 
@@ -182,6 +174,14 @@ impl Functions {
     pub fn declared_only(declared: FunctionSet, runner: Arc<dyn FunctionRunner>) -> Functions {
         let config = FunctionsConfig { region: compute::function::DEFAULT_REGION.to_owned(), account: "000000000000".to_owned(), data_dir: None, endpoint: None };
         Functions::new(Arc::new(store::MemoryStore::new()), config, declared, runner)
+    }
+
+    /// Starts the provisioned concurrency of every function that has one.
+    fn provision(&self) {
+        let catalog: Vec<Arc<FunctionSpec>> = self.read().values().map(|entry| entry.spec.clone()).collect();
+        for spec in catalog.iter().map(Arc::as_ref).chain(self.declared.iter()).filter(|spec| spec.concurrency.provisioned > 0) {
+            self.runner.provision(spec);
+        }
     }
 
     fn new(store: Arc<dyn Store>, config: FunctionsConfig, declared: FunctionSet, runner: Arc<dyn FunctionRunner>) -> Functions {
@@ -195,19 +195,10 @@ impl Functions {
             runner,
             declared: FunctionSet::new(),
             functions: RwLock::new(BTreeMap::new()),
-            running: Mutex::new(HashMap::new()),
             writer: tokio::sync::Mutex::new(()),
         };
         functions.declared = declared.iter().map(|spec| functions.with_sdk_environment(spec.clone())).collect();
         functions
-    }
-
-    pub fn region(&self) -> &str {
-        &self.config.region
-    }
-
-    pub fn account(&self) -> &str {
-        &self.config.account
     }
 
     /// `arn:aws:lambda:REGION:ACCOUNT:function:NAME`.
@@ -257,6 +248,7 @@ impl Functions {
         }
         self.persist(vec![Write::DeleteDocument { kind: FUNCTION_KIND.to_owned(), key: name.to_owned() }]).await?;
         self.write().remove(name);
+        self.runner.retire(name);
         if let Some(code) = &self.code {
             code.remove_all_but(name, None);
         }
@@ -312,14 +304,18 @@ impl Functions {
         self.target(reference, qualifier).map(drop)
     }
 
-    /// Runs a function to its end (blocks). Throttled when its reserved concurrency is in use.
+    /// Runs a function to its end (blocks). Throttled when its reserved concurrency is in use
+    /// (the runner counts it).
     pub fn invoke(&self, reference: &str, qualifier: Option<&str>, payload: &Value, cancellation: &Cancellation) -> Result<Invocation, FunctionsError> {
-        let target = self.target(reference, qualifier)?;
-        let _slot = self.slot(&target)?;
+        let spec = self.target(reference, qualifier)?;
         let started_ms = now_ms();
-        let invocation = self.runner.invoke(&target.spec, payload, cancellation);
-        if let Some(logs) = &self.logs {
-            logs.record(&target.spec.name, &invocation.request_id, started_ms, &invocation.logs);
+        let invocation = self.runner.invoke(&spec, payload, cancellation);
+        if invocation.outcome == Outcome::Throttled {
+            return Err(FunctionsError::Throttled);
+        }
+        // An invocation that never reached an environment has nothing to keep.
+        if let Some(logs) = self.logs.as_ref().filter(|_| !invocation.logs.is_empty()) {
+            logs.record(&spec.name, &invocation.request_id, started_ms, &invocation.logs);
         }
         Ok(invocation)
     }
@@ -327,8 +323,8 @@ impl Functions {
     /// An asynchronous (`Event`) invocation: durable once accepted, then delivered in the
     /// background, throttled ones retried for up to six hours as Lambda does.
     pub async fn invoke_event(self: &Arc<Self>, reference: &str, qualifier: Option<&str>, payload: Value) -> Result<String, FunctionsError> {
-        let target = self.target(reference, qualifier)?;
-        let event = PendingEvent { id: uuid::Uuid::new_v4().to_string(), function: target.spec.name.clone(), payload, accepted_ms: now_ms() };
+        let spec = self.target(reference, qualifier)?;
+        let event = PendingEvent { id: uuid::Uuid::new_v4().to_string(), function: spec.name.clone(), payload, accepted_ms: now_ms() };
         let body = serde_json::to_string(&event).map_err(|error| FunctionsError::Service(error.to_string()))?;
         self.persist(vec![Write::PutDocument(Document { kind: EVENT_KIND.to_owned(), key: event.id.clone(), body })]).await?;
         let id = event.id.clone();
@@ -415,27 +411,18 @@ impl Functions {
 
     /// What an invocation runs: a catalog function, else a declared one (whose qualifiers are
     /// not checked: a local run's definitions may name versions and aliases of them).
-    fn target(&self, reference: &str, qualifier: Option<&str>) -> Result<Target, FunctionsError> {
+    fn target(&self, reference: &str, qualifier: Option<&str>) -> Result<Arc<FunctionSpec>, FunctionsError> {
         let (name, given) = Functions::split_reference(reference, qualifier)?;
         if self.read().contains_key(name) {
             let (name, _) = self.qualified(reference, qualifier)?;
             if let Some(entry) = self.read().get(name) {
-                return Ok(Target { spec: entry.spec.clone(), reserved_concurrency: entry.record.reserved_concurrency });
+                return Ok(entry.spec.clone());
             }
         }
-        let qualifier = given;
         match self.declared.resolve(name) {
-            Some(spec) => Ok(Target { spec: Arc::new(spec.clone()), reserved_concurrency: None }),
-            None => Err(self.not_found(name, qualifier)),
+            Some(spec) => Ok(Arc::new(spec.clone())),
+            None => Err(self.not_found(name, given)),
         }
-    }
-
-    /// Counts an invocation against the function's reserved concurrency until dropped.
-    fn slot(&self, target: &Target) -> Result<Slot, FunctionsError> {
-        let counter = self.running.lock().unwrap_or_else(PoisonError::into_inner).entry(target.spec.name.clone()).or_default().clone();
-        let limit = target.reserved_concurrency.unwrap_or(u32::MAX);
-        counter.fetch_update(Ordering::AcqRel, Ordering::Acquire, |running| (running < limit).then_some(running + 1)).map_err(|_| FunctionsError::Throttled)?;
-        Ok(Slot(counter))
     }
 
     /// The record of a catalog function about to change, checked against an expected revision.
@@ -499,6 +486,7 @@ impl Functions {
             timeout_seconds: settings.timeout_seconds,
             memory_mb: settings.memory_mb,
             environment: settings.environment.clone(),
+            concurrency: Concurrency { reserved: record.reserved_concurrency, provisioned: 0 },
         };
         Ok(Entry { spec: Arc::new(self.with_sdk_environment(spec)), record })
     }
@@ -533,15 +521,6 @@ impl Functions {
             .await
             .map_err(|_| FunctionsError::Service("the store dropped a batch without answering".to_owned()))?
             .map_err(store_failure)
-    }
-}
-
-/// One running invocation of a function.
-struct Slot(Arc<AtomicU32>);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

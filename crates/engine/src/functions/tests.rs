@@ -1,24 +1,17 @@
 use super::*;
 use compute::{Outcome, FunctionSpec as Spec};
 use std::io::Write as _;
-use std::sync::atomic::AtomicUsize;
 
-/// Answers every invocation with the function's environment and event, counting calls; blocks
-/// while `hold` is set.
+/// Answers every invocation with the function's environment and event; throttles a function
+/// whose reserved concurrency is 0, as the process runner would.
 #[derive(Default)]
-struct EchoRunner {
-    calls: AtomicUsize,
-    hold: Mutex<Option<std::sync::mpsc::Receiver<()>>>,
-}
+struct EchoRunner;
 
 impl FunctionRunner for EchoRunner {
     fn invoke(&self, spec: &Spec, payload: &Value, _: &Cancellation) -> Invocation {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        if let Some(release) = self.hold.lock().unwrap_or_else(PoisonError::into_inner).take() {
-            let _ = release.recv();
-        }
         let answer = serde_json::json!({ "environment": spec.environment, "event": payload });
-        Invocation { request_id: "r".into(), outcome: Outcome::Returned(answer.clone()), payload: answer.to_string(), logs: "line\n".into() }
+        let outcome = if spec.concurrency.reserved == Some(0) { Outcome::Throttled } else { Outcome::Returned(answer.clone()) };
+        Invocation { request_id: "r".into(), outcome, payload: answer.to_string(), logs: "line\n".into(), log_stream_name: String::new() }
     }
 }
 
@@ -68,8 +61,8 @@ async fn a_created_function_survives_a_reopen_and_runs_from_its_unpacked_code() 
     let reopened = open(&store, &data, Arc::default());
     assert_eq!(reopened.get("echo", None).expect("kept"), created);
     assert_eq!(reopened.get(&created.arn, Some(LATEST)).expect("by ARN").name, "echo");
-    let target = reopened.target("echo", None).map_err(|_| "no target").expect("target");
-    let HandlerSource::Directory(directory) = &target.spec.source else { panic!("not a directory") };
+    let spec = reopened.target("echo", None).expect("target");
+    let HandlerSource::Directory(directory) = &spec.source else { panic!("not a directory") };
     assert_eq!(std::fs::read_to_string(directory.join("app.py")).expect("unpacked"), "v1");
 }
 
@@ -117,26 +110,14 @@ async fn functions_get_the_endpoint_and_credentials_under_their_own_variables() 
     assert_eq!(answer["event"], serde_json::json!({"n": 1}));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reserved_concurrency_throttles_what_exceeds_it() {
-    let runner = Arc::new(EchoRunner::default());
-    let functions = Arc::new(open(&Arc::new(store::MemoryStore::new()), &tempdir(), runner.clone()));
+#[tokio::test]
+async fn reserved_concurrency_reaches_the_runner_and_throttles() {
+    let functions = open(&Arc::new(store::MemoryStore::new()), &tempdir(), Arc::default());
     functions.create("echo", settings(), CodeSource::Zip(zip_of("v1")), Vec::new()).await.expect("created");
     functions.set_reserved_concurrency("echo", Some(0)).await.expect("set");
     assert_eq!(functions.invoke("echo", None, &Value::Null, &Cancellation::new()).map(drop), Err(FunctionsError::Throttled));
-    functions.set_reserved_concurrency("echo", Some(1)).await.expect("set");
-    let (release, hold) = std::sync::mpsc::channel();
-    *runner.hold.lock().expect("lock") = Some(hold);
-    let first = {
-        let functions = functions.clone();
-        std::thread::spawn(move || functions.invoke("echo", None, &Value::Null, &Cancellation::new()).map(drop))
-    };
-    while runner.calls.load(Ordering::SeqCst) == 0 {
-        std::thread::yield_now();
-    }
-    assert_eq!(functions.invoke("echo", None, &Value::Null, &Cancellation::new()).map(drop), Err(FunctionsError::Throttled));
-    release.send(()).expect("released");
-    assert_eq!(first.join().expect("joined"), Ok(()));
+    assert_eq!(functions.get("echo", None).expect("kept").reserved_concurrency, Some(0));
+    functions.set_reserved_concurrency("echo", None).await.expect("removed");
     assert!(functions.invoke("echo", None, &Value::Null, &Cancellation::new()).is_ok());
 }
 
