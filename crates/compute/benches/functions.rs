@@ -54,12 +54,45 @@ fn warm() {
     }
     let mut overheads: Vec<Duration> = (0..WARM_INVOCATIONS).map(|_| invoke()).collect();
     overheads.sort();
+    let mut floor = round_trips_to_python(WARM_INVOCATIONS);
+    floor.sort();
     println!(
-        "warm no-op Python invocation overhead over {WARM_INVOCATIONS} calls: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+        "warm no-op Python invocation overhead over {WARM_INVOCATIONS} calls: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms \
+         (a bare TCP round trip to a Python process here: p50 {:.3} ms, p99 {:.3} ms)",
         millis(percentile(&overheads, 50)),
         millis(percentile(&overheads, 99)),
-        millis(overheads.last().copied().unwrap_or_default())
+        millis(overheads.last().copied().unwrap_or_default()),
+        millis(percentile(&floor, 50)),
+        millis(percentile(&floor, 99)),
     );
+}
+
+/// The floor of any invocation on this machine: one byte to a Python process over loopback TCP
+/// and back, `count` times.
+fn round_trips_to_python(count: usize) -> Vec<Duration> {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let port = listener.local_addr().expect("its address").port();
+    let echo = format!(
+        "import socket\ns = socket.create_connection(('127.0.0.1', {port}))\ns.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)\n\
+         while True:\n    b = s.recv(1)\n    if not b:\n        break\n    s.sendall(b)\n"
+    );
+    let mut python = std::process::Command::new("python3").args(["-c", &echo]).spawn().expect("python3 runs");
+    let (mut connection, _) = listener.accept().expect("the echo connects");
+    connection.set_nodelay(true).expect("TCP_NODELAY");
+    let mut byte = [0_u8; 1];
+    let trips = (0..count + 200)
+        .map(|_| {
+            let started = Instant::now();
+            connection.write_all(b"x").expect("send");
+            connection.read_exact(&mut byte).expect("echo");
+            started.elapsed()
+        })
+        .skip(200)
+        .collect();
+    drop(connection);
+    let _ = python.wait();
+    trips
 }
 
 fn cold() {

@@ -13,7 +13,7 @@ use tokio::runtime::Handle;
 use uuid::Uuid;
 
 use crate::cgroup::MemoryCgroup;
-use crate::function::FunctionSpec;
+use crate::function::{FunctionSpec, RuntimeFamily};
 use crate::invocation::{Cancellation, FailureKind, FunctionError, Invocation, Outcome};
 use crate::launch::{self, Interpreters};
 use crate::output::Output;
@@ -43,6 +43,14 @@ pub(crate) struct Instance {
     pub idle_since: Instant,
 }
 
+/// Why an environment did not start.
+pub(crate) enum StartFailure {
+    /// This machine cannot run it (an interpreter is missing): not something Lambda reports.
+    Machine(String),
+    /// The function's `bootstrap` cannot be executed: Lambda's `Runtime.InvalidEntrypoint`.
+    Entrypoint(String),
+}
+
 /// An invocation's end, and whether its environment can run another one.
 pub(crate) struct Ended {
     pub invocation: Invocation,
@@ -62,15 +70,24 @@ enum End {
 impl Instance {
     /// Starts an environment for `spec`. `warm_up`: it is started ahead of invocations
     /// (provisioned), so that its initialization is not part of any invocation.
-    pub fn start(spec: &FunctionSpec, interpreters: &Interpreters, runtime: &Handle, warm_up: bool) -> Result<Instance, String> {
-        let endpoint = Endpoint::start(runtime).map_err(|error| format!("cannot serve its Runtime API: {error}"))?;
+    pub fn start(spec: &FunctionSpec, interpreters: &Interpreters, runtime: &Handle, warm_up: bool) -> Result<Instance, StartFailure> {
+        let endpoint = Endpoint::start(runtime).map_err(|error| StartFailure::Machine(format!("cannot serve its Runtime API: {error}")))?;
         let log_stream_name = log_stream_name();
         let runtime_api = endpoint.address();
-        let (mut command, cgroup) = interpreters.command(spec, &launch::Instance { runtime_api: &runtime_api, log_stream_name: &log_stream_name })?;
-        let (output, child_output) = Output::open().map_err(|error| format!("cannot capture its output: {error}"))?;
+        let (mut command, cgroup) = interpreters
+            .command(spec, &launch::Instance { runtime_api: &runtime_api, log_stream_name: &log_stream_name })
+            .map_err(StartFailure::Machine)?;
+        let (output, child_output) = Output::open().map_err(|error| StartFailure::Machine(format!("cannot capture its output: {error}")))?;
         command.stdin(Stdio::null()).stdout(Stdio::from(child_output.stdout)).stderr(Stdio::from(child_output.stderr));
         let started = Instant::now();
-        let child = command.spawn().map_err(|error| format!("cannot start {}: {error}", command.get_program().to_string_lossy()))?;
+        let child = command.spawn().map_err(|error| {
+            let program = command.get_program().to_string_lossy();
+            match spec.runtime.family() {
+                // The function's own executable: Lambda blames the function, in Go's words.
+                RuntimeFamily::Provided => StartFailure::Entrypoint(format!("fork/exec {program}: {}", go_error_text(&error))),
+                RuntimeFamily::Python | RuntimeFamily::Node => StartFailure::Machine(format!("cannot start {program}: {error}")),
+            }
+        })?;
         Ok(Instance {
             child,
             cgroup,
@@ -99,7 +116,7 @@ impl Instance {
             trace_id: trace_id(),
         };
         let mut progress = Progress::default();
-        let end = if self.endpoint.submit(job).is_ok() {
+        let end = if self.endpoint.submit(job) {
             // Starting gets time of its own, as Lambda's init phase does.
             let start_allowance = if self.cold_since.is_some() { INIT_TIMEOUT } else { Duration::ZERO };
             self.wait(request_id, submitted + start_allowance + timeout, timeout, cancellation, &mut progress)
@@ -211,7 +228,9 @@ impl Instance {
             }
             End::Failed { body, error_type } => {
                 let error = FunctionError::from_payload(FailureKind::Handler, String::from_utf8_lossy(&body).into_owned());
-                let runtime_fault = error.error_type.starts_with("Runtime.") || error_type.is_some_and(|header| header.starts_with("Runtime."));
+                // Lambda's own error types: the runtime's (`Runtime.*`) and the service's (`Function.*`).
+                let lambda_error = |error_type: &str| error_type.starts_with("Runtime.") || error_type.starts_with("Function.");
+                let runtime_fault = lambda_error(&error.error_type) || error_type.as_deref().is_some_and(lambda_error);
                 failure(FunctionError { kind: if runtime_fault { FailureKind::Runtime } else { FailureKind::Handler }, ..error })
             }
             End::InitFailed(body) => failure(FunctionError::from_payload(FailureKind::Runtime, String::from_utf8_lossy(&body).into_owned())),
@@ -274,6 +293,14 @@ fn timestamp() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// An OS error as Go prints it (`permission denied`), which is how Lambda's messages read.
+fn go_error_text(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    let text = text.split(" (os error").next().unwrap_or(&text);
+    let mut characters = text.chars();
+    characters.next().map_or_else(String::new, |first| first.to_lowercase().chain(characters).collect())
+}
+
 /// How Lambda words a runtime's exit: `exit status 1`, `signal: killed`; `None` for a clean exit.
 fn exit_reason(status: ExitStatus) -> Option<String> {
     match status.code() {
@@ -324,6 +351,12 @@ mod tests {
         assert_eq!(exit_reason(ExitStatus::from_raw(9)).as_deref(), Some("signal: killed"));
         assert_eq!(exit_reason(ExitStatus::from_raw(11)).as_deref(), Some("signal: segmentation fault"));
         assert_eq!(exit_reason(ExitStatus::from_raw(31)).as_deref(), Some("signal: signal 31"));
+    }
+
+    #[test]
+    fn os_errors_read_like_go() {
+        assert_eq!(go_error_text(&std::io::Error::from_raw_os_error(13)), "permission denied");
+        assert_eq!(go_error_text(&std::io::Error::from_raw_os_error(2)), "no such file or directory");
     }
 
     #[test]

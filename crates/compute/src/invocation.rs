@@ -113,6 +113,11 @@ impl FunctionError {
         FunctionError::from_service(FailureKind::OutOfMemory, "Runtime.OutOfMemory", request_id, &reason)
     }
 
+    /// The function's `bootstrap` could not be executed; `reason` as Go words it.
+    pub(crate) fn invalid_entrypoint(request_id: &str, reason: &str) -> FunctionError {
+        FunctionError::from_service(FailureKind::Runtime, "Runtime.InvalidEntrypoint", request_id, reason)
+    }
+
     /// Lambda stopped the function at its timeout.
     pub(crate) fn timed_out(request_id: &str, timeout_seconds: u32) -> FunctionError {
         let reason = format!("Task timed out after {timeout_seconds}.00 seconds");

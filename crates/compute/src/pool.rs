@@ -18,8 +18,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::function::FunctionSpec;
-use crate::instance::Instance;
-use crate::invocation::{Cancellation, FunctionRunner, Invocation, Outcome};
+use crate::instance::{Instance, StartFailure};
+use crate::invocation::{Cancellation, FunctionError, FunctionRunner, Invocation, Outcome};
 use crate::launch::Interpreters;
 
 /// How long an environment stays started without invocations, by default (Lambda keeps them for
@@ -208,13 +208,17 @@ impl FunctionRunner for ProcessRunner {
         let instance = match (warm, &self.pools.runtime) {
             (Some(instance), _) => Ok(instance),
             (None, Some(runtime)) => Instance::start(spec, &self.interpreters, runtime.handle(), false),
-            (None, None) => Err("the runner is shutting down".to_string()),
+            (None, None) => Err(StartFailure::Machine("the runner is shutting down".to_string())),
         };
         let mut instance = match instance {
             Ok(instance) => instance,
-            Err(reason) => {
+            Err(failure) => {
                 self.release(&spec.name, generation, None);
-                return Invocation::without_environment(request_id, Outcome::Unavailable(format!("function {:?}: {reason}", spec.name)));
+                let outcome = match failure {
+                    StartFailure::Machine(reason) => Outcome::Unavailable(format!("function {:?}: {reason}", spec.name)),
+                    StartFailure::Entrypoint(reason) => Outcome::Failed(FunctionError::invalid_entrypoint(&request_id, &reason)),
+                };
+                return Invocation::without_environment(request_id, outcome);
             }
         };
         let ended = instance.invoke(spec, payload, &request_id, cancellation);

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,6 +23,9 @@ use axum::Router;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::task::AbortHandle;
+
+/// Lambda's limit on a synchronous invocation's response, in bytes.
+const MAX_RESPONSE_BYTES: usize = 6_291_556;
 
 /// The header naming the kind of error a runtime reports (`Unhandled`, `Runtime.ImportModuleError`).
 const ERROR_TYPE_HEADER: &str = "lambda-runtime-function-error-type";
@@ -63,7 +66,7 @@ struct Shared {
     jobs: tokio::sync::Mutex<UnboundedReceiver<Job>>,
     /// The request the runtime is working on: responses for any other are refused.
     current: Mutex<Option<String>>,
-    events: Mutex<Sender<RuntimeEvent>>,
+    events: Sender<RuntimeEvent>,
 }
 
 impl Endpoint {
@@ -74,12 +77,14 @@ impl Endpoint {
         let address = listener.local_addr()?;
         let (jobs, pending) = unbounded_channel();
         let (events_sender, events) = mpsc::channel();
-        let shared = Arc::new(Shared { jobs: tokio::sync::Mutex::new(pending), current: Mutex::new(None), events: Mutex::new(events_sender) });
+        let shared = Arc::new(Shared { jobs: tokio::sync::Mutex::new(pending), current: Mutex::new(None), events: events_sender });
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
             .route("/2018-06-01/runtime/invocation/{request_id}/response", post(respond))
             .route("/2018-06-01/runtime/invocation/{request_id}/error", post(fail))
             .route("/2018-06-01/runtime/init/error", post(fail_init))
+            // Responses past Lambda's limit are answered with Lambda's error, not refused unread.
+            .layer(DefaultBodyLimit::disable())
             .with_state(shared);
         let server = runtime.spawn(async move {
             let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
@@ -100,9 +105,9 @@ impl Endpoint {
         self.address.to_string()
     }
 
-    /// Queues a job for the runtime's next `next`; fails only once the endpoint is gone.
-    pub fn submit(&self, job: Job) -> Result<(), ()> {
-        self.jobs.send(job).map_err(|_| ())
+    /// Queues a job for the runtime's next `next`; false only once the endpoint is gone.
+    pub fn submit(&self, job: Job) -> bool {
+        self.jobs.send(job).is_ok()
     }
 
     pub fn events(&self) -> &Receiver<RuntimeEvent> {
@@ -118,10 +123,8 @@ impl Drop for Endpoint {
 
 impl Shared {
     fn report(&self, event: RuntimeEvent) {
-        if let Ok(events) = self.events.lock() {
-            // The runner may have given up on the environment already; then nobody listens.
-            let _ = events.send(event);
-        }
+        // The runner may have given up on the environment already; then nobody listens.
+        let _ = self.events.send(event);
     }
 
     /// Ends the current request if it is `request_id`.
@@ -164,6 +167,13 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
 async fn respond(State(shared): State<Arc<Shared>>, Path(request_id): Path<String>, body: Bytes) -> Response {
     if !shared.finish(&request_id) {
         return invalid_request_id(&request_id);
+    }
+    if body.len() > MAX_RESPONSE_BYTES {
+        let message = format!("Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).");
+        let error_type = "Function.ResponseSizeTooLarge";
+        let document = serde_json::json!({ "errorMessage": message, "errorType": error_type }).to_string();
+        shared.report(RuntimeEvent::Failed { request_id, body: Bytes::from(document), error_type: Some(error_type.to_string()) });
+        return error_response(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", &message);
     }
     shared.report(RuntimeEvent::Responded { request_id, body });
     accepted()

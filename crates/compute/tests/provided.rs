@@ -102,14 +102,79 @@ fn a_rust_function_built_with_lambda_runtime_runs_unmodified() {
     assert_eq!(returned(&call(&runner, &function, json!({})))["pid"], result["pid"]);
 }
 
+/// A bootstrap that speaks the Runtime API by hand and answers with what it saw.
+const RAW_BOOTSTRAP: &str = r#"#!/usr/bin/env python3
+import http.client, json, os, time
+host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+api = http.client.HTTPConnection(host, int(port))
+def call(method, path, body=None):
+    api.request(method, "/2018-06-01/runtime" + path, body=body)
+    response = api.getresponse()
+    return response.status, dict((name.lower(), value) for name, value in response.getheaders()), response.read()
+status, headers, body = call("GET", "/invocation/next")
+request_id = headers["lambda-runtime-aws-request-id"]
+wrong_status, _, wrong_body = call("POST", "/invocation/not-the-request/response", b"1")
+environment = {name: os.environ.get(name) for name in ["AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "_HANDLER", "AWS_REGION", "AWS_LAMBDA_LOG_GROUP_NAME"]}
+answer = {
+    "status": status,
+    "event": json.loads(body),
+    "deadline_in_future": int(headers["lambda-runtime-deadline-ms"]) > time.time() * 1000,
+    "arn": headers["lambda-runtime-invoked-function-arn"],
+    "trace": headers["lambda-runtime-trace-id"].startswith("Root=1-"),
+    "content_type": headers["content-type"],
+    "wrong_request": [wrong_status, json.loads(wrong_body)["errorType"]],
+    "environment": environment,
+    "task_root_is_cwd": os.environ["LAMBDA_TASK_ROOT"] == os.getcwd(),
+}
+accepted, _, _ = call("POST", "/invocation/%s/response" % request_id, json.dumps(answer).encode())
+call("GET", "/invocation/next")
+"#;
+
+#[test]
+fn the_runtime_api_speaks_as_lambdas() {
+    let code = CodeDir::new(&[("bootstrap", RAW_BOOTSTRAP)]);
+    make_executable(&code.path().join("bootstrap"));
+    let invocation = call(&ProcessRunner::new(), &provided(&code), json!({"order": 7}));
+    assert_eq!(
+        returned(&invocation),
+        &json!({
+            "status": 200,
+            "event": {"order": 7},
+            "deadline_in_future": true,
+            "arn": ARN,
+            "trace": true,
+            "content_type": "application/json",
+            "wrong_request": [400, "InvalidRequestID"],
+            "environment": {
+                "AWS_LAMBDA_FUNCTION_NAME": "probe",
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+                "_HANDLER": "handler.handler",
+                "AWS_REGION": "eu-west-1",
+                "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/probe",
+            },
+            "task_root_is_cwd": true,
+        })
+    );
+}
+
 #[test]
 fn a_provided_function_needs_its_bootstrap() {
-    let code = CodeDir::new(&[("handler.py", AWSLAMBDARIC_HANDLER)]);
-    let invocation = call(&ProcessRunner::new(), &provided(&code), json!({}));
-    match invocation.outcome {
-        compute::Outcome::Unavailable(reason) => assert!(reason.contains("bootstrap"), "{reason}"),
-        other => panic!("expected the function to be unavailable, got {other:?}"),
-    }
+    let code = CodeDir::new(&[("handler.py", AWSLAMBDARIC_HANDLER), ("bootstrap", "#!/bin/sh\nexec python3 -m awslambdaric handler.handler\n")]);
+    let runner = ProcessRunner::new();
+    let not_executable = call(&runner, &provided(&code), json!({}));
+    let bootstrap = code.path().join("bootstrap");
+    assert_eq!(
+        failed(&not_executable).payload,
+        json!({
+            "errorType": "Runtime.InvalidEntrypoint",
+            "errorMessage": format!("RequestId: {} Error: fork/exec {}: permission denied", not_executable.request_id, bootstrap.display()),
+        })
+        .to_string()
+    );
+    std::fs::remove_file(&bootstrap).expect("remove the bootstrap");
+    let missing = call(&runner, &provided(&code), json!({}));
+    assert!(failed(&missing).error_message.ends_with(": no such file or directory"), "{}", failed(&missing).error_message);
     let inline = spec("provided", "handler.handler", HandlerSource::Inline(String::new()));
     assert!(matches!(call(&ProcessRunner::new(), &inline, json!({})).outcome, compute::Outcome::Unavailable(_)));
 }

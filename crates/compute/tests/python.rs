@@ -331,3 +331,11 @@ fn the_payload_of_a_failure_is_its_error_document() {
     let invocation = invoke(&inline("def handler(event, context):\n    raise ValueError('no')\n"), json!({}));
     assert_eq!(invocation.payload, failed(&invocation).payload);
 }
+
+#[test]
+fn a_response_past_lambdas_limit_is_an_error() {
+    let invocation = invoke(&inline("def handler(event, context):\n    return 'x' * (7 << 20)\n"), json!({}));
+    let error = failed(&invocation);
+    assert_eq!((error.kind, error.error_type.as_str()), (FailureKind::Runtime, "Function.ResponseSizeTooLarge"));
+    assert_eq!(error.error_message, "Response payload size exceeded maximum allowed payload size (6291556 bytes).");
+}
