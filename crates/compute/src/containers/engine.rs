@@ -88,18 +88,32 @@ pub struct EngineRunner {
     name: String,
     config: EngineConfig,
     /// bollard is asynchronous and the runner's callers are threads: its requests run here.
-    runtime: tokio::runtime::Runtime,
+    runtime: ClientRuntime,
+}
+
+/// A runtime that may be dropped anywhere, also inside another runtime (where dropping a tokio
+/// runtime would block, which tokio forbids): it shuts down in the background.
+struct ClientRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for ClientRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl EngineRunner {
     /// Connects to the engine, or says why none answers.
     pub fn connect(config: EngineConfig) -> Result<EngineRunner, ContainerError> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("container-engine")
-            .enable_all()
-            .build()
-            .map_err(|error| engine_error(format!("cannot start the engine client: {error}")))?;
+        let runtime = ClientRuntime(Some(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("container-engine")
+                .enable_all()
+                .build()
+                .map_err(|error| engine_error(format!("cannot start the engine client: {error}")))?,
+        ));
         let candidates = match config.host.clone().or_else(|| std::env::var("DOCKER_HOST").ok()) {
             Some(host) => vec![host],
             // SAFETY: getuid has no preconditions and cannot fail.
@@ -319,11 +333,14 @@ impl ContainerRunner for EngineRunner {
 
 /// Runs `future` on `runtime` and blocks this thread until it is done. Unlike `Runtime::block_on`,
 /// this also works on threads that belong to another runtime (the server's blocking tasks).
-fn block_on<F>(runtime: &tokio::runtime::Runtime, future: F) -> Result<F::Output, ContainerError>
+fn block_on<F>(runtime: &ClientRuntime, future: F) -> Result<F::Output, ContainerError>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    let Some(runtime) = &runtime.0 else {
+        return Err(engine_error("the engine client stopped".to_owned()));
+    };
     let (sender, receiver) = mpsc::sync_channel(1);
     runtime.spawn(async move {
         let _ = sender.send(future.await);

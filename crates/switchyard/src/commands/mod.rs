@@ -1,4 +1,5 @@
 pub mod bench;
+pub mod containers;
 pub mod run;
 pub mod serve;
 pub mod tasks;

@@ -40,6 +40,8 @@ pub struct RunArgs {
     /// configuration's only state machine is used).
     #[arg(long)]
     pub name: Option<String>,
+    #[command(flatten)]
+    pub containers: super::containers::ContainerArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

@@ -4,6 +4,7 @@ use anyhow::Context;
 use api::ApiState;
 use clap::Args;
 use compute::ProcessRunner;
+use ecs::EcsTasks;
 use engine::catalog::Catalog;
 use engine::local_tasks::LocalTasks;
 use engine::runtime::{Runtime, RuntimeConfig};
@@ -37,6 +38,8 @@ pub struct ServeArgs {
     /// (e.g. `info`, `engine=debug`).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    #[command(flatten)]
+    containers: super::containers::ContainerArgs,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -79,12 +82,15 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&args.data_dir).with_context(|| format!("opening the store in {}", args.data_dir.display()))?);
         let catalog = Arc::new(Catalog::open(store.clone(), &args.region, &args.account)?);
         let config = RuntimeConfig { region: args.region.clone(), account: args.account.clone(), ..RuntimeConfig::default() };
-        let executions = Arc::new(Runtime::open(store, Arc::new(LocalTasks::new(functions, Box::new(ProcessRunner::new()), None)), config)?);
+        let ecs = args.containers.ecs(store.clone(), &args.data_dir, &args.region, &args.account)?;
+        tracing::info!(runner = ecs.runner_name(), "container tasks");
+        let tasks = LocalTasks::new(functions, Box::new(ProcessRunner::new()), None).with_service("ecs", Arc::new(EcsTasks::new(ecs.clone())));
+        let executions = Arc::new(Runtime::open(store, Arc::new(tasks), config)?);
         let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
         let ready_ms = started.elapsed().as_secs_f64() * 1000.0;
         tracing::info!(listen = %args.listen, data_dir = %args.data_dir.display(), ready_ms, "switchyard serving");
         let (stopping, mut stop) = tokio::sync::watch::channel(false);
-        let serving = api::serve(listener, ApiState { catalog, runtime: executions }, async move {
+        let serving = api::serve(listener, ApiState { catalog, runtime: executions, ecs: Some(ecs) }, async move {
             stop_signal().await;
             let _ = stopping.send(true);
         });

@@ -6,7 +6,9 @@ use anyhow::anyhow;
 use asl::mock::MockConfig;
 use compute::{FunctionSet, FunctionSpec, ProcessRunner};
 use engine::local_tasks::{LocalTasks, Mocks};
+use ecs::EcsTasks;
 use engine::TaskDispatcher;
+use store::MemoryStore;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -19,7 +21,11 @@ pub fn local_dispatcher(args: &RunArgs) -> anyhow::Result<Arc<dyn TaskDispatcher
         }),
         _ => None,
     };
-    Ok(Arc::new(LocalTasks::new(load_functions(args.functions.as_deref(), &args.function)?, Box::new(ProcessRunner::new()), mocks)))
+    // Container tasks of a run leave nothing behind but their runner's scratch directory.
+    let scratch = std::env::temp_dir().join(format!("switchyard-run-{}", std::process::id()));
+    let ecs = args.containers.ecs(Arc::new(MemoryStore::new()), &scratch, "us-east-1", "000000000000")?;
+    let tasks = LocalTasks::new(load_functions(args.functions.as_deref(), &args.function)?, Box::new(ProcessRunner::new()), mocks);
+    Ok(Arc::new(tasks.with_service("ecs", Arc::new(EcsTasks::new(ecs)))))
 }
 
 /// Lambda functions named by `--functions FILE` and `--function NAME=FILE:HANDLER` (the latter win).
