@@ -107,6 +107,8 @@ suite "AWS CLI and boto3 clients" python3 "$root/tests/server/clients.py" --endp
 suite "conformance through the API" conformance_run --endpoint "http://127.0.0.1:$port"
 suite "TestState against AWS's recorded answers" python3 "$root/tests/server/test_state_replay.py" --endpoint "http://127.0.0.1:$port" --floor 130
 kill $server
+suite "container tasks on Podman (ECS API, Fargate pipeline, crashes)" python3 "$root/tests/containers/ecs.py" --switchyard "$root/target/debug/switchyard" --runner engine
+suite "container tasks as processes (ECS API, Fargate pipeline, crashes)" python3 "$root/tests/containers/ecs.py" --switchyard "$root/target/debug/switchyard" --runner process
 suite "crash test (SIGKILL with executions in flight)" python3 "$root/tests/server/crash.py" --switchyard "$root/target/debug/switchyard"
 
 # The closing line counts these suites; each printed its own counts above.

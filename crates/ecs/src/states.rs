@@ -33,7 +33,8 @@ impl TaskDispatcher for EcsTasks {
         let Integration::Service { action, pattern, .. } = &request.integration else {
             return Err(Failure::runtime(format!("'{}' is not an ECS integration", request.resource)));
         };
-        if action != "runTask" {
+        // The action keeps its pattern's suffix (`runTask.sync`).
+        if action.split('.').next() != Some("runTask") {
             return Err(Failure::runtime(format!("Switchyard's ECS integration supports runTask, not '{action}' ({})", request.resource)));
         }
         let mut parameters = recase(&request.parameters, Case::Camel);
