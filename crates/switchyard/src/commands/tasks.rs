@@ -21,11 +21,15 @@ pub fn local_dispatcher(args: &RunArgs) -> anyhow::Result<Arc<dyn TaskDispatcher
         }),
         _ => None,
     };
-    // Container tasks of a run leave nothing behind but their runner's scratch directory.
-    let scratch = std::env::temp_dir().join(format!("switchyard-run-{}", std::process::id()));
-    let ecs = args.containers.ecs(Arc::new(MemoryStore::new()), &scratch, "us-east-1", "000000000000")?;
+    let ecs = args.containers.ecs(Arc::new(MemoryStore::new()), &run_scratch_dir(), "us-east-1", "000000000000")?;
     let tasks = LocalTasks::new(load_functions(args.functions.as_deref(), &args.function)?, Box::new(ProcessRunner::new()), mocks);
     Ok(Arc::new(tasks.with_service("ecs", Arc::new(EcsTasks::new(ecs)))))
+}
+
+/// Where the container tasks of a `switchyard run` keep their runner's records and logs; removed
+/// when the run ends.
+pub fn run_scratch_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("switchyard-run-{}", std::process::id()))
 }
 
 /// Lambda functions named by `--functions FILE` and `--function NAME=FILE:HANDLER` (the latter win).
