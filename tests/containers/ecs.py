@@ -269,8 +269,9 @@ def step_functions_cases(server):
         "Type": "Task", "Resource": "arn:aws:states:::ecs:runTask.sync", "End": True, "TimeoutSeconds": 2,
         "Parameters": {"TaskDefinition": "slow", "LaunchType": "FARGATE"}}}})
     result = finished(sfn, sfn.start_execution(stateMachineArn=timing_out)["executionArn"])
-    slow_tasks = ecs.list_tasks(family="slow", desiredStatus="STOPPED")["taskArns"]
-    slow_task = wait_for(lambda: task_of(ecs, slow_tasks[0]) if slow_tasks else {}, lambda t: t.get("lastStatus") == "STOPPED", 15)
+    slow_tasks = wait_for(lambda: ecs.list_tasks(family="slow", desiredStatus="STOPPED")["taskArns"], lambda arns: arns, 5)
+    # A shell as PID 1 ignores SIGTERM: the engine kills it after the stop grace (10 s).
+    slow_task = wait_for(lambda: task_of(ecs, slow_tasks[0]) if slow_tasks else {}, lambda t: t.get("lastStatus") == "STOPPED", 20)
     check("a state timeout stops the container", result["status"] == "FAILED" and result.get("error") == "States.Timeout"
           and slow_task.get("stopCode") == "UserInitiated", (result.get("error"), slow_task.get("stoppedReason")))
 
@@ -327,6 +328,22 @@ def crash_cases(server):
     check("no container is left behind", not orphans, orphans)
 
 
+def run_command_cases(server):
+    """The Fargate pipeline through `switchyard run` (an in-process execution, no server)."""
+    task_definition = json.dumps({"family": "dockerFargate", "requiresCompatibilities": ["FARGATE"], "cpu": "256", "memory": "512",
+                                  "containerDefinitions": [{"name": "dockerFargate", "image": PIPELINE_IMAGE}]})
+    functions = []
+    for name, handler in (("map", "handler_map"), ("branch", "handler_branch"), ("reduce", "handler_reduce")):
+        functions += ["--function", f"StepFunctionFargate-dev-{name}={FARGATE}/handler.py:{handler}"]
+    command = [server.binary, "run", json.dumps(pipeline_definition("default", "dockerFargate", "dockerFargate")), "--format", "json",
+               "--input", "{}", "--container-runner", server.runner, "--container-workdir", FARGATE,
+               "--task-definition", task_definition, *functions]
+    ran = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    result = json.loads(ran.stdout) if ran.stdout.strip() else {}
+    check("switchyard run runs the Fargate pipeline", result.get("status") == "SUCCEEDED"
+          and result.get("output") == ["Hello world", "Hello world"], (result.get("status"), result.get("cause"), ran.stderr[-500:]))
+
+
 def build_pipeline_image():
     socket_path = os.environ["DOCKER_HOST"].removeprefix("unix://")
     env = {**os.environ, "CONTAINERS_CONF": os.path.join(os.path.dirname(socket_path), "containers.conf")}
@@ -347,7 +364,7 @@ def main():
     server = Server(os.path.abspath(args.switchyard), args.runner, data_dir)
     server.start()
     try:
-        for cases in (api_cases, step_functions_cases, crash_cases):
+        for cases in (api_cases, step_functions_cases, crash_cases, run_command_cases):
             try:
                 cases(server)
             except Exception as error:  # a broken case is a failure, and the others still run

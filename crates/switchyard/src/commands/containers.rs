@@ -21,6 +21,10 @@ pub struct ContainerArgs {
     /// Where the process runner runs commands (default: the current directory).
     #[arg(long, value_name = "DIR")]
     container_workdir: Option<PathBuf>,
+    /// An ECS task definition to register at startup: a RegisterTaskDefinition request as JSON,
+    /// inline or in a file (repeatable).
+    #[arg(long = "task-definition", value_name = "JSON|FILE")]
+    task_definitions: Vec<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -75,6 +79,11 @@ impl ContainerArgs {
     pub fn ecs(&self, store: Arc<dyn Store>, data_dir: &Path, region: &str, account: &str) -> anyhow::Result<Arc<Ecs>> {
         let runner = self.runner(data_dir)?;
         let region = Region { region: region.to_owned(), account: account.to_owned() };
-        Ecs::open(store, runner, region, data_dir.join("logs").join("ecs")).context("opening the ECS service")
+        let ecs = Ecs::open(store, runner, region, data_dir.join("logs").join("ecs")).context("opening the ECS service")?;
+        for argument in &self.task_definitions {
+            let request: serde_json::Value = serde_json::from_str(&super::read_argument(argument)?).with_context(|| format!("--task-definition {argument}: not JSON"))?;
+            ecs.register_task_definition(&request).map_err(|error| anyhow!("--task-definition {argument}: {error}"))?;
+        }
+        Ok(ecs)
     }
 }
