@@ -105,7 +105,7 @@ endpoint="http://sfn.localhost:$port"
 suite "Step Functions acceptance (boto3)" python3 "$acceptance/sfn_api.py" --endpoint "$endpoint"
 suite "AWS CLI and boto3 clients" python3 "$root/tests/server/clients.py" --endpoint "$endpoint"
 suite "conformance through the API" conformance_run --endpoint "http://127.0.0.1:$port"
-suite "TestState against AWS's recorded answers" python3 "$root/tests/server/test_state_replay.py" --endpoint "http://127.0.0.1:$port" --floor 130
+suite "TestState against AWS's recorded answers" python3 "$root/tests/server/test_state_replay.py" --endpoint "http://127.0.0.1:$port" --floor 159
 kill $server
 suite "container tasks on Podman (ECS API, Fargate pipeline, crashes)" python3 "$root/tests/containers/ecs.py" --switchyard "$root/target/debug/switchyard" --runner engine
 suite "container tasks as processes (ECS API, Fargate pipeline, crashes)" python3 "$root/tests/containers/ecs.py" --switchyard "$root/target/debug/switchyard" --runner process

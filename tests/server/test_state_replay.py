@@ -6,17 +6,22 @@
 
 Answers are compared with check.py's placeholder-aware comparison, JSON texts parsed on both
 sides. The recorder dropped roleArn from requests, so one is added to every request except the
-case that checks its absence.
+case that checks its absence. The Lambda functions a recording calls (a Task without a mock calls
+the real function) are created first through the server's Lambda API, as a user would.
 """
 
 import argparse
 import glob
+import io
 import json
 import os
 import re
 import sys
 import urllib.error
 import urllib.request
+import zipfile
+
+import boto3
 
 # The recordings are third-party data: read from ../shared beside the repository, never copied.
 CONFORMANCE = os.environ.get("CONFORMANCE_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "conformance"))
@@ -45,7 +50,21 @@ def expected_error(expected):
     return error["Error"]["Code"], error["Error"]["Message"]
 
 
+def create_functions(case, endpoint):
+    client = boto3.client("lambda", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
+    for name, function in case.get("functions", {}).items():
+        module = function["handler"].rsplit(".", 1)[0]
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as archive:
+            archive.writestr(f"{module}.py", function["handler_source"])
+        try:
+            client.create_function(FunctionName=name, Runtime=function["runtime"], Handler=function["handler"], Role=ROLE_ARN, Code={"ZipFile": code.getvalue()})
+        except client.exceptions.ResourceConflictException:
+            pass
+
+
 def check(case, endpoint):
+    create_functions(case, endpoint)
     request = dict(case["request"])
     if "no_role_arn" not in case["id"]:
         request.setdefault("roleArn", ROLE_ARN)

@@ -6,7 +6,7 @@
 //! neither the path nor the Host: SDKs prefix the host with `sync-` for StartSyncExecution.
 //!
 //! ```ignore
-//! let state = api::ApiState { catalog, runtime, ecs: None };
+//! let state = api::ApiState { catalog, runtime, functions, ecs: None };
 //! axum::serve(tokio::net::TcpListener::bind("127.0.0.1:8083").await?, api::router(state)).await?;
 //! ```
 
@@ -14,6 +14,7 @@ mod arn;
 mod constraints;
 mod ecs;
 mod error;
+mod lambda;
 mod pagination;
 mod server;
 mod sfn;
@@ -25,6 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use engine::catalog::Catalog;
+use engine::functions::Functions;
 use engine::runtime::Runtime;
 use serde_json::json;
 use std::sync::Arc;
@@ -32,12 +34,13 @@ use std::sync::Arc;
 pub use error::ApiError;
 pub use server::serve;
 
-/// What the API serves: the catalog (state machines, activities, tags) and the runtime
-/// (executions, activity tasks) of one region and account.
+/// What the API serves: the catalog (state machines, activities, tags), the runtime
+/// (executions, activity tasks) and the Lambda functions of one region and account.
 #[derive(Clone)]
 pub struct ApiState {
     pub catalog: Arc<Catalog>,
     pub runtime: Arc<Runtime>,
+    pub functions: Arc<Functions>,
     /// ECS container tasks; `None` where the server runs none.
     pub ecs: Option<Arc<::ecs::Ecs>>,
 }
@@ -51,7 +54,12 @@ const STEP_FUNCTIONS_TARGET: &str = "AWSStepFunctions.";
 const ECS_TARGET: &str = "AmazonEC2ContainerServiceV20141113.";
 
 pub fn router(state: ApiState) -> Router {
-    Router::new().route("/", post(handle)).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)).with_state(state)
+    Router::new()
+        .route("/", post(handle))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // REST paths: Lambda (with its own body limit, for zip uploads).
+        .merge(lambda::routes())
+        .with_state(state)
 }
 
 async fn handle(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> Response {

@@ -13,6 +13,7 @@ pub mod map_run;
 pub mod mock;
 pub mod path;
 pub mod scope;
+pub mod service_outputs;
 pub mod template;
 pub mod test_state;
 pub mod validate;

@@ -50,9 +50,15 @@ pub struct TestRequest<'a> {
     pub context: Value,
     pub variables: Variables,
     pub mock: Option<Mock>,
+    /// Runs a Task state's resource with its payload when no mock stands in for it, as TestState
+    /// calls the real service; without one an unmocked Task fails.
+    pub task_runner: Option<&'a TaskRunner<'a>>,
     pub configuration: Configuration,
     pub inspection_level: InspectionLevel,
 }
+
+/// Runs a Task's `Resource` with its effective payload.
+pub type TaskRunner<'a> = dyn Fn(&str, &Value) -> Result<Value, Failure> + Sync + 'a;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TestStatus {
@@ -226,9 +232,12 @@ impl Run<'_, '_> {
             StateKind::Wait(_) => Ok((self.pass_through()?, self.next())),
             StateKind::Choice { choices, default } => self.choice(choices, *default),
             StateKind::Fail { error, cause } => Err(self.fail(error.as_ref(), cause.as_ref())),
-            StateKind::Task(_) => {
-                let _payload = self.payload()?;
-                let result = self.mocked()?;
+            StateKind::Task(task) => {
+                let payload = self.payload()?;
+                let result = match (&self.request.mock, self.request.task_runner) {
+                    (None, Some(run)) => run(&task.resource, &payload)?,
+                    _ => self.mocked()?,
+                };
                 self.finish(result)
             }
             StateKind::Parallel { .. } => {
@@ -525,6 +534,7 @@ mod tests {
             context: json!({}),
             variables: Variables::new(),
             mock,
+            task_runner: None,
             configuration,
             inspection_level: InspectionLevel::Debug,
         })
@@ -669,6 +679,7 @@ mod tests {
             context: json!({}),
             variables: Variables::new(),
             mock: None,
+            task_runner: None,
             configuration: Configuration::default(),
             inspection_level: InspectionLevel::Info,
         });

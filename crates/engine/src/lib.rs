@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod clock;
 pub mod dispatch;
 pub mod error;
+pub mod functions;
 pub mod local;
 pub mod local_tasks;
 pub mod runtime;

@@ -1,10 +1,12 @@
-//! Tasks of a local run: Step Functions Local mocks first, then local Lambda functions.
+//! Tasks of a local run or of the server: Step Functions Local mocks first, then Lambda functions
+//! (through [`Functions`]), then the other services' dispatchers.
 
 use crate::{TaskContext, TaskDispatcher};
 use asl::interpreter::{Integration, Pattern, TaskRequest};
 use asl::mock::{MockConfig, MockedResponse};
 use asl::Failure;
-use compute::{Cancellation, FunctionRunner, FunctionSet, Outcome};
+use crate::functions::{Functions, FunctionsError};
+use compute::{Cancellation, Outcome};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,8 +18,7 @@ pub struct Mocks {
 }
 
 pub struct LocalTasks {
-    functions: FunctionSet,
-    runner: Box<dyn FunctionRunner>,
+    functions: Arc<Functions>,
     mocks: Option<Mocks>,
     /// Service integrations by service name (`ecs`, `batch`, `aws-sdk:s3`, ...) other than Lambda.
     services: HashMap<String, Arc<dyn TaskDispatcher>>,
@@ -26,8 +27,8 @@ pub struct LocalTasks {
 }
 
 impl LocalTasks {
-    pub fn new(functions: FunctionSet, runner: Box<dyn FunctionRunner>, mocks: Option<Mocks>) -> LocalTasks {
-        LocalTasks { functions, runner, mocks, services: HashMap::new(), invocations: Mutex::new(HashMap::new()) }
+    pub fn new(functions: Arc<Functions>, mocks: Option<Mocks>) -> LocalTasks {
+        LocalTasks { functions, mocks, services: HashMap::new(), invocations: Mutex::new(HashMap::new()) }
     }
 
     /// Runs the tasks of `arn:aws:states:::SERVICE:...` resources with `dispatcher`.
@@ -37,19 +38,12 @@ impl LocalTasks {
     }
 
     /// Invokes a function by name or ARN. A handler error becomes a Failure whose error is the
-    /// errorType and whose cause is Lambda's error document, as Step Functions reports it.
+    /// errorType and whose cause is Lambda's error document; what the Lambda service itself
+    /// refuses becomes `Lambda.<Exception>` with the cause the AWS SDK for Java words, as Step
+    /// Functions reports them.
     fn invoke(&self, function: &str, payload: &Value, cancellation: &Cancellation) -> Result<Value, Failure> {
-        let Some(spec) = self.functions.resolve(function) else {
-            return Err(Failure::new(
-                "Lambda.ResourceNotFoundException",
-                format!(
-                    "Function not found: {}:$LATEST (Service: AWSLambda; Status Code: 404; Error Code: ResourceNotFoundException; Request ID: {}; Proxy: null)",
-                    qualified_arn(function),
-                    request_id()
-                ),
-            ));
-        };
-        match self.runner.invoke(spec, payload, cancellation).outcome {
+        let invocation = self.functions.invoke(function, None, payload, cancellation).map_err(|error| service_failure(function, error))?;
+        match invocation.outcome {
             Outcome::Returned(value) => Ok(value),
             Outcome::Failed(error) => Err(Failure::new(error.error_type, error.payload)),
             Outcome::Unavailable(reason) => Err(Failure::new("Lambda.ServiceException", reason)),
@@ -80,17 +74,21 @@ impl TaskDispatcher for LocalTasks {
         match &request.integration {
             Integration::LambdaFunction => self.invoke(&request.resource, &request.parameters, &context.cancellation),
             Integration::Service { service, action, pattern } if service == "lambda" && action.starts_with("invoke") => {
-                if *pattern == Pattern::WaitForTaskToken {
-                    return Err(unsupported(request));
-                }
                 let function = request.parameters.get("FunctionName").and_then(Value::as_str).unwrap_or_default();
-                let payload = request.parameters.get("Payload").cloned().unwrap_or(Value::Null);
+                // A null or missing Payload is left out of the Invoke call, and Lambda hands an
+                // invocation without a payload to the handler as an empty object.
+                let payload = match request.parameters.get("Payload") {
+                    None | Some(Value::Null) => json!({}),
+                    Some(payload) => payload.clone(),
+                };
                 // The integration reports a handler's error document compacted.
                 let result = self.invoke(function, &payload, &context.cancellation).map_err(|failure| Failure {
                     cause: failure.cause.map(|cause| serde_json::from_str::<Value>(&cause).map_or(cause, |document| document.to_string())),
                     ..failure
                 })?;
-                Ok(invoke_response(result))
+                // With a task token the state ends when the token is used; the invocation (whose
+                // payload carries the token) only has to succeed.
+                Ok(if *pattern == Pattern::WaitForTaskToken { Value::Null } else { invoke_response(result) })
             }
             Integration::Service { service, .. } => match self.services.get(service) {
                 Some(dispatcher) => dispatcher.run(request, context),
@@ -140,6 +138,22 @@ fn invoke_response(payload: Value) -> Value {
         "SdkResponseMetadata": { "RequestId": request_id() },
         "StatusCode": 200
     })
+}
+
+/// What the Lambda service refused, as the Java SDK inside Step Functions reports it.
+fn service_failure(function: &str, error: FunctionsError) -> Failure {
+    let (status, code, message) = match error {
+        FunctionsError::NotFound(_) => (404, "ResourceNotFoundException", format!("Function not found: {}:$LATEST", qualified_arn(function))),
+        FunctionsError::Throttled => (429, "TooManyRequestsException", "Rate Exceeded.".to_owned()),
+        FunctionsError::InvalidParameter(message) => (400, "InvalidParameterValueException", message),
+        FunctionsError::Conflict(message) => (409, "ResourceConflictException", message),
+        FunctionsError::PreconditionFailed(message) => (412, "PreconditionFailedException", message),
+        FunctionsError::Service(message) => (500, "ServiceException", message),
+    };
+    Failure::new(
+        format!("Lambda.{code}"),
+        format!("{message} (Service: AWSLambda; Status Code: {status}; Error Code: {code}; Request ID: {}; Proxy: null)", request_id()),
+    )
 }
 
 /// A function named by its bare name, as Lambda spells it in errors: a full ARN.

@@ -6,6 +6,9 @@ use crate::constraints::Constraints;
 use crate::error::ApiError;
 use crate::ApiState;
 use asl::definition::{StateKind, StateMachine};
+use asl::interpreter::{Integration, TaskRequest};
+use asl::service_outputs::{self, FieldValidation};
+use engine::TaskContext;
 use asl::test_state::{self, Configuration, ErrorDetails, Inspection, InspectionLevel, Mock, TestOutcome, TestRequest};
 use asl::{Failure, Variables};
 use engine::catalog::{check_definition, MachineType};
@@ -67,7 +70,16 @@ fn invalid_definition(message: impl Into<String>) -> ApiError {
     ApiError::service("InvalidDefinition", message)
 }
 
-pub fn test_state(state: &ApiState, request: TestStateRequest) -> Result<Value, ApiError> {
+/// A Task without a mock calls its real resource, which may take as long as the task does: the
+/// test runs off the async workers.
+pub async fn test_state(state: &ApiState, request: TestStateRequest) -> Result<Value, ApiError> {
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || test_state_blocking(&state, request))
+        .await
+        .map_err(|_| ApiError::service("InternalFailure", "TestState was interrupted"))?
+}
+
+fn test_state_blocking(state: &ApiState, request: TestStateRequest) -> Result<Value, ApiError> {
     check_constraints(&request)?;
     let text = request.definition.as_deref().unwrap_or_default();
     let definition: Value = serde_json::from_str(text)
@@ -94,7 +106,32 @@ pub fn test_state(state: &ApiState, request: TestStateRequest) -> Result<Value, 
         Some("TRACE") => InspectionLevel::Trace,
         _ => InspectionLevel::Info,
     };
-    let outcome = test_state::run(&TestRequest { machine: holder, state: tested, input, context, variables, mock, configuration, inspection_level: level });
+    let dispatcher = state.runtime.dispatcher();
+    let run_task = |resource: &str, payload: &Value| {
+        let request = TaskRequest {
+            action: 0,
+            state_name: tested.name.clone(),
+            resource: resource.to_owned(),
+            integration: Integration::of(resource),
+            parameters: payload.clone(),
+            task_token: None,
+            timeout_seconds: None,
+            heartbeat_seconds: None,
+            attempt: 0,
+        };
+        dispatcher.run(&request, &TaskContext::default())
+    };
+    let outcome = test_state::run(&TestRequest {
+        machine: holder,
+        state: tested,
+        input,
+        context,
+        variables,
+        mock,
+        task_runner: Some(&run_task),
+        configuration,
+        inspection_level: level,
+    });
     Ok(answer(outcome))
 }
 
@@ -153,7 +190,7 @@ fn mock(mock: Option<&MockInput>, kind: &StateKind) -> Result<Option<Mock>, ApiE
         (Some(_), Some(_)) => Err(validation("A test mock should have only one of the following fields: [result, errorOutput].")),
         (Some(text), None) => {
             let result: Value = serde_json::from_str(text).map_err(|_| validation("Mocked result must be valid JSON"))?;
-            check_mocked_result(&result, kind)?;
+            check_mocked_result(&result, kind, FieldValidation::parse(mock.field_validation_mode.as_deref()))?;
             Ok(Some(Mock::Result(result)))
         }
         (None, Some(error)) => Ok(Some(Mock::Error(Failure { error: error.error.clone().unwrap_or_default(), cause: error.cause.clone() }))),
@@ -161,8 +198,9 @@ fn mock(mock: Option<&MockInput>, kind: &StateKind) -> Result<Option<Mock>, ApiE
     }
 }
 
-fn check_mocked_result(result: &Value, kind: &StateKind) -> Result<(), ApiError> {
+fn check_mocked_result(result: &Value, kind: &StateKind, field_validation: FieldValidation) -> Result<(), ApiError> {
     match kind {
+        StateKind::Task(task) => service_outputs::check_mocked_result(&task.resource, result, field_validation).map_err(validation),
         StateKind::Parallel { branches } => match result.as_array() {
             None => Err(validation("Mocked result must be an array.")),
             Some(items) if items.len() != branches.len() => Err(validation("Mocked result must contain the same number of items as number of Parallel branches.")),

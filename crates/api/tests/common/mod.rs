@@ -7,6 +7,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
 use engine::catalog::Catalog;
+use engine::functions::Functions;
 use engine::runtime::Runtime;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -49,7 +50,8 @@ impl Api {
     pub fn new() -> Api {
         let store = Arc::new(MemoryStore::new());
         let catalog = Catalog::open(store.clone(), "us-east-1", "000000000000").unwrap();
-        Api { router: router(ApiState { catalog: Arc::new(catalog), runtime: runtime(store), ecs: None }) }
+        let functions = Arc::new(Functions::declared_only(compute::FunctionSet::new(), Arc::new(compute::ProcessRunner::new())));
+        Api { router: router(ApiState { catalog: Arc::new(catalog), runtime: runtime(store), functions, ecs: None }) }
     }
 
     /// POSTs `body` with the given X-Amz-Target (none when `None`) and Host.

@@ -364,6 +364,12 @@ impl Runtime {
     }
 
     /// `/metrics`: Prometheus text.
+    /// What runs this runtime's tasks, for callers that run a task outside any execution
+    /// (TestState without a mock).
+    pub fn dispatcher(&self) -> Arc<dyn TaskDispatcher> {
+        self.shared.dispatcher.clone()
+    }
+
     pub fn metrics(&self) -> String {
         let state = self.shared.lock();
         state.metrics.render(state.live.len(), state.activities.queued())

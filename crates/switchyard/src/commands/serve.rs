@@ -6,6 +6,7 @@ use clap::Args;
 use compute::ProcessRunner;
 use ecs::EcsTasks;
 use engine::catalog::Catalog;
+use engine::functions::{activity_push, Functions, FunctionsConfig};
 use engine::local_tasks::LocalTasks;
 use engine::runtime::{Runtime, RuntimeConfig};
 use std::path::PathBuf;
@@ -63,6 +64,16 @@ async fn stop_signal() {
     }
 }
 
+/// The URL functions reach this server at: a wildcard listen address is reached on the loopback.
+fn endpoint_of(address: std::net::SocketAddr) -> String {
+    let host = match address.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", std::net::SocketAddr::new(host, address.port()))
+}
+
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SWITCHYARD_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -81,16 +92,25 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&args.data_dir).with_context(|| format!("opening the store in {}", args.data_dir.display()))?);
         let catalog = Arc::new(Catalog::open(store.clone(), &args.region, &args.account)?);
+        let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+        let functions_config = FunctionsConfig {
+            region: args.region.clone(),
+            account: args.account.clone(),
+            data_dir: Some(args.data_dir.clone()),
+            endpoint: Some(endpoint_of(listener.local_addr()?)),
+        };
+        let functions = Arc::new(Functions::open(store.clone(), functions_config, functions, Arc::new(ProcessRunner::new()))?);
         let config = RuntimeConfig { region: args.region.clone(), account: args.account.clone(), ..RuntimeConfig::default() };
         let ecs = args.containers.ecs(store.clone(), &args.data_dir, &args.region, &args.account)?;
         tracing::info!(runner = ecs.runner_name(), "container tasks");
-        let tasks = LocalTasks::new(functions, Box::new(ProcessRunner::new()), None).with_service("ecs", Arc::new(EcsTasks::new(ecs.clone())));
+        let tasks = LocalTasks::new(functions.clone(), None).with_service("ecs", Arc::new(EcsTasks::new(ecs.clone())));
         let executions = Arc::new(Runtime::open(store, Arc::new(tasks), config)?);
-        let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+        let resumed_events = functions.resume_events()?;
+        let _pushing = activity_push::start(catalog.clone(), executions.clone(), functions.clone());
         let ready_ms = started.elapsed().as_secs_f64() * 1000.0;
-        tracing::info!(listen = %args.listen, data_dir = %args.data_dir.display(), ready_ms, "switchyard serving");
+        tracing::info!(listen = %args.listen, data_dir = %args.data_dir.display(), resumed_events, ready_ms, "switchyard serving");
         let (stopping, mut stop) = tokio::sync::watch::channel(false);
-        let serving = api::serve(listener, ApiState { catalog, runtime: executions, ecs: Some(ecs) }, async move {
+        let serving = api::serve(listener, ApiState { catalog, runtime: executions, functions, ecs: Some(ecs) }, async move {
             stop_signal().await;
             let _ = stopping.send(true);
         });

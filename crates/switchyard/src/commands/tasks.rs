@@ -5,6 +5,7 @@ use super::run::RunArgs;
 use anyhow::anyhow;
 use asl::mock::MockConfig;
 use compute::{FunctionSet, FunctionSpec, ProcessRunner};
+use engine::functions::Functions;
 use engine::local_tasks::{LocalTasks, Mocks};
 use ecs::EcsTasks;
 use engine::TaskDispatcher;
@@ -21,9 +22,9 @@ pub fn local_dispatcher(args: &RunArgs) -> anyhow::Result<Arc<dyn TaskDispatcher
         }),
         _ => None,
     };
+    let functions = Functions::declared_only(load_functions(args.functions.as_deref(), &args.function)?, Arc::new(ProcessRunner::new()));
     let ecs = args.containers.ecs(Arc::new(MemoryStore::new()), &run_scratch_dir(), "us-east-1", "000000000000")?;
-    let tasks = LocalTasks::new(load_functions(args.functions.as_deref(), &args.function)?, Box::new(ProcessRunner::new()), mocks);
-    Ok(Arc::new(tasks.with_service("ecs", Arc::new(EcsTasks::new(ecs)))))
+    Ok(Arc::new(LocalTasks::new(Arc::new(functions), mocks).with_service("ecs", Arc::new(EcsTasks::new(ecs)))))
 }
 
 /// Where the container tasks of a `switchyard run` keep their runner's records and logs; removed
