@@ -112,6 +112,8 @@ suite "Lambda acceptance (boto3)" python3 "$acceptance/lambda_api.py" --endpoint
 suite "Lambda through the AWS CLI, boto3, Task states and pushed activities" python3 "$root/tests/server/lambda_clients.py" \
   --endpoint "http://127.0.0.1:$port" --switchyard "$root/target/debug/switchyard" --data-dir "$data_dir"
 kill $server
+suite "container tasks on Podman (ECS API, Fargate pipeline, crashes)" python3 "$root/tests/containers/ecs.py" --switchyard "$root/target/debug/switchyard" --runner engine
+suite "container tasks as processes (ECS API, Fargate pipeline, crashes)" python3 "$root/tests/containers/ecs.py" --switchyard "$root/target/debug/switchyard" --runner process
 suite "crash test (SIGKILL with executions in flight)" python3 "$root/tests/server/crash.py" --switchyard "$root/target/debug/switchyard"
 suite "Lambda crash test (functions and accepted events survive SIGKILL)" python3 "$root/tests/server/lambda_crash.py" --switchyard "$root/target/debug/switchyard"
 suite "Serverless examples through switchyard up" python3 "$root/tests/deploy/examples.py" --switchyard "$root/target/debug/switchyard"

@@ -12,8 +12,8 @@ socket=${1:-/tmp/switchyard-podman/podman.sock}
 directory=$(dirname "$socket")
 mkdir -p "$directory"
 export DEBIAN_FRONTEND=noninteractive
-if ! command -v podman >/dev/null || ! command -v runc >/dev/null || [ ! -x /bin/busybox ]; then
-  apt-get update -qq && apt-get install -y -qq podman runc busybox-static >/dev/null
+if ! command -v podman >/dev/null || ! command -v runc >/dev/null || ! command -v curl >/dev/null || ! dpkg -s busybox-static >/dev/null 2>&1; then
+  apt-get update -qq && apt-get install -y -qq podman runc busybox-static curl >/dev/null
 fi
 printf '[containers]\ndefault_ulimits = []\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n' > "$directory/containers.conf"
 export CONTAINERS_CONF=$directory/containers.conf

@@ -51,6 +51,14 @@ impl ApiError {
     }
 }
 
+/// ECS names its exceptions without a namespace.
+impl From<ecs::EcsError> for ApiError {
+    fn from(error: ecs::EcsError) -> ApiError {
+        let status = if error.is_server_error() { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::BAD_REQUEST };
+        ApiError { status, error_type: error.code.to_owned(), message: error.message }
+    }
+}
+
 impl From<ServiceError> for ApiError {
     fn from(error: ServiceError) -> ApiError {
         ApiError::service(error.code, error.message)

@@ -6,13 +6,14 @@
 //! neither the path nor the Host: SDKs prefix the host with `sync-` for StartSyncExecution.
 //!
 //! ```ignore
-//! let state = api::ApiState { catalog, runtime, deployments };
+//! let state = api::ApiState { catalog, runtime, functions, deployments, ecs: None };
 //! axum::serve(tokio::net::TcpListener::bind("127.0.0.1:8083").await?, api::router(state)).await?;
 //! ```
 
 mod arn;
 mod constraints;
 pub mod deployments;
+mod ecs;
 mod error;
 mod lambda;
 mod pagination;
@@ -43,13 +44,17 @@ pub struct ApiState {
     pub functions: Arc<Functions>,
     /// Deployed Serverless projects: their HTTP routes and schedules.
     pub deployments: Arc<deployments::Deployments>,
+    /// ECS container tasks; `None` where the server runs none.
+    pub ecs: Option<Arc<::ecs::Ecs>>,
 }
 
 /// Bodies up to this size are read, so that the model's own limits (1 MiB definitions, 256 KiB
 /// payloads, before JSON escaping) are reported as AWS reports them.
 const MAX_BODY_BYTES: usize = 8 << 20;
 const JSON_1_0: &str = "application/x-amz-json-1.0";
+const JSON_1_1: &str = "application/x-amz-json-1.1";
 const STEP_FUNCTIONS_TARGET: &str = "AWSStepFunctions.";
+const ECS_TARGET: &str = "AmazonEC2ContainerServiceV20141113.";
 
 pub fn router(state: ApiState) -> Router {
     Router::new()
@@ -65,14 +70,17 @@ pub fn router(state: ApiState) -> Router {
 
 async fn handle(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> Response {
     let target = headers.get("x-amz-target").and_then(|target| target.to_str().ok()).unwrap_or_default();
-    let outcome = match target.strip_prefix(STEP_FUNCTIONS_TARGET) {
-        Some(action) => sfn::call(&state, action, &body).await,
-        None => Err(ApiError::unknown_operation(target)),
+    let (outcome, content_type) = if let Some(action) = target.strip_prefix(STEP_FUNCTIONS_TARGET) {
+        (sfn::call(&state, action, &body).await, JSON_1_0)
+    } else if let Some(action) = target.strip_prefix(ECS_TARGET) {
+        (ecs::call(&state, action, &body).await, JSON_1_1)
+    } else {
+        (Err(ApiError::unknown_operation(target)), JSON_1_0)
     };
     let (status, body) = match outcome {
         Ok(answer) => (StatusCode::OK, answer),
         Err(error) => (error.status, json!({ "__type": error.error_type, "message": error.message })),
     };
-    let headers = [("content-type", JSON_1_0.to_owned()), ("x-amzn-requestid", uuid::Uuid::new_v4().to_string())];
+    let headers = [("content-type", content_type.to_owned()), ("x-amzn-requestid", uuid::Uuid::new_v4().to_string())];
     (status, headers, body.to_string()).into_response()
 }

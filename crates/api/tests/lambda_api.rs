@@ -78,7 +78,7 @@ impl Lambda {
         let catalog = Arc::new(Catalog::open(store.clone(), "us-east-1", "000000000000").expect("catalog"));
         let runtime = Arc::new(Runtime::open(store.clone(), Arc::new(NoTasks), RuntimeConfig::default()).expect("runtime"));
         let deployments = Arc::new(api::deployments::Deployments::open(store, 0, Default::default()).expect("deployments"));
-        Lambda { router: router(ApiState { catalog, runtime, functions, deployments }) }
+        Lambda { router: router(ApiState { catalog, runtime, functions, deployments, ecs: None }) }
     }
 
     async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: impl Into<Vec<u8>>) -> Answer {

@@ -35,7 +35,7 @@ fn server(data_dir: &Path, now_ms: i64) -> (ApiState, Arc<dyn Store>) {
     let runtime = Arc::new(Runtime::open(store.clone(), Arc::new(NoTasks), RuntimeConfig::default()).unwrap());
     let functions = Arc::new(Functions::declared_only(compute::FunctionSet::new(), Arc::new(compute::ProcessRunner::new())));
     let deployments = Arc::new(Deployments::open(store.clone(), now_ms, MissedRuns::All).unwrap());
-    (ApiState { catalog, runtime, functions, deployments }, store)
+    (ApiState { catalog, runtime, functions, deployments, ecs: None }, store)
 }
 
 fn plan() -> Plan {

@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
+use std::io::Write;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -47,6 +48,7 @@ const PING_TIMEOUT: Duration = Duration::from_secs(3);
 /// How often listing containers is retried while Podman shows a transient state.
 const LIST_ATTEMPTS: u32 = 50;
 const LIST_RETRY_INTERVAL: Duration = Duration::from_millis(100);
+const MIN_NANO_CPUS: i64 = 10_000_000;
 /// The exit code of a process killed by SIGKILL.
 const KILLED_EXIT_CODE: i64 = 137;
 
@@ -88,18 +90,32 @@ pub struct EngineRunner {
     name: String,
     config: EngineConfig,
     /// bollard is asynchronous and the runner's callers are threads: its requests run here.
-    runtime: tokio::runtime::Runtime,
+    runtime: ClientRuntime,
+}
+
+/// A runtime that may be dropped anywhere, also inside another runtime (where dropping a tokio
+/// runtime would block, which tokio forbids): it shuts down in the background.
+struct ClientRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for ClientRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl EngineRunner {
     /// Connects to the engine, or says why none answers.
     pub fn connect(config: EngineConfig) -> Result<EngineRunner, ContainerError> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("container-engine")
-            .enable_all()
-            .build()
-            .map_err(|error| engine_error(format!("cannot start the engine client: {error}")))?;
+        let runtime = ClientRuntime(Some(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("container-engine")
+                .enable_all()
+                .build()
+                .map_err(|error| engine_error(format!("cannot start the engine client: {error}")))?,
+        ));
         let candidates = match config.host.clone().or_else(|| std::env::var("DOCKER_HOST").ok()) {
             Some(host) => vec![host],
             // SAFETY: getuid has no preconditions and cannot fail.
@@ -155,6 +171,9 @@ impl EngineRunner {
     /// Waits until the container is not running, its deadline passes or the cancellation fires;
     /// stops it in the last two cases.
     async fn watch(docker: Docker, container: StartedContainer, cancellation: Cancellation, stop_grace: Duration) -> Result<ContainerEnd, ContainerError> {
+        // The log file fills as the container writes (a task reads it while it runs); `collect`
+        // writes it whole at the end.
+        let _follower = container.log_file.clone().map(|file| AbortOnDrop(tokio::spawn(follow_logs(docker.clone(), container.id.clone(), file))));
         let condition = WaitContainerOptionsBuilder::default().condition("not-running").build();
         let mut exited = Box::pin(docker.wait_container(&container.id, Some(condition)));
         let deadline = container.deadline.map(|deadline| deadline.duration_since(SystemTime::now()).unwrap_or_default());
@@ -319,11 +338,14 @@ impl ContainerRunner for EngineRunner {
 
 /// Runs `future` on `runtime` and blocks this thread until it is done. Unlike `Runtime::block_on`,
 /// this also works on threads that belong to another runtime (the server's blocking tasks).
-fn block_on<F>(runtime: &tokio::runtime::Runtime, future: F) -> Result<F::Output, ContainerError>
+fn block_on<F>(runtime: &ClientRuntime, future: F) -> Result<F::Output, ContainerError>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    let Some(runtime) = &runtime.0 else {
+        return Err(engine_error("the engine client stopped".to_owned()));
+    };
     let (sender, receiver) = mpsc::sync_channel(1);
     runtime.spawn(async move {
         let _ = sender.send(future.await);
@@ -369,13 +391,36 @@ fn create_body(spec: &ContainerSpec, labels: &BTreeMap<String, String>) -> Conta
         working_dir: spec.working_dir.clone(),
         labels: Some(labels.clone().into_iter().collect()),
         host_config: Some(HostConfig {
-            nano_cpus: spec.vcpus.map(|vcpus| (vcpus * 1e9).round() as i64),
+            // The kernel's smallest CFS quota is 1 ms per 100 ms period: 0.01 vCPU.
+            nano_cpus: spec.vcpus.map(|vcpus| ((vcpus * 1e9).round() as i64).max(MIN_NANO_CPUS)),
             memory,
             // No swap: past the limit the container is OOM-killed, as on Fargate.
             memory_swap: memory,
             ..HostConfig::default()
         }),
         ..ContainerCreateBody::default()
+    }
+}
+
+/// Stops a background task when its owner is done with it.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Copies the container's output to `file` as it comes.
+async fn follow_logs(docker: Docker, id: String, file: PathBuf) {
+    let _ = file.parent().map(fs::create_dir_all);
+    let Ok(mut out) = fs::File::create(&file) else { return };
+    let options = LogsOptionsBuilder::default().stdout(true).stderr(true).follow(true).build();
+    let mut stream = docker.logs(&id, Some(options));
+    while let Some(Ok(chunk)) = stream.next().await {
+        if out.write_all(chunk.as_ref()).is_err() {
+            return;
+        }
     }
 }
 

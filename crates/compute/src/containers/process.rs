@@ -126,6 +126,9 @@ impl ProcessRunner {
         if !is_runnable(program, &working_dir) {
             return Err(start_error(format!("executable file not found: {program} (in {} or PATH)", working_dir.display())));
         }
+        if let Some(directory) = log_path.parent() {
+            fs::create_dir_all(directory).map_err(|error| engine_error(format!("cannot create {}: {error}", directory.display())))?;
+        }
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)

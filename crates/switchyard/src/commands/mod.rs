@@ -1,4 +1,5 @@
 pub mod bench;
+pub mod containers;
 pub mod logs;
 pub mod run;
 pub mod serve;

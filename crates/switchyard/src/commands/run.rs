@@ -40,6 +40,8 @@ pub struct RunArgs {
     /// configuration's only state machine is used).
     #[arg(long)]
     pub name: Option<String>,
+    #[command(flatten)]
+    pub containers: super::containers::ContainerArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -67,6 +69,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let machine_name = args.name.as_deref().unwrap_or("switchyard-run");
     let info = ExecutionInfo::local(machine_name, execution_name, input, input_text.trim().to_owned());
     let execution = run_to_completion(machine, info, dispatcher, &RunOptions { time_scale: args.time_scale, seed: 0 });
+    let _ = std::fs::remove_dir_all(crate::commands::tasks::run_scratch_dir());
     let mut result = Map::new();
     let (status, failure) = match execution.status() {
         Status::Succeeded(output) => {

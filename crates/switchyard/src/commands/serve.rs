@@ -6,6 +6,7 @@ use api::deployments::Deployments;
 use api::ApiState;
 use clap::Args;
 use compute::{FunctionSet, ProcessRunner};
+use ecs::EcsTasks;
 use engine::catalog::Catalog;
 use engine::functions::{activity_push, Functions, FunctionsConfig};
 use engine::local_tasks::LocalTasks;
@@ -44,6 +45,8 @@ pub struct ServeArgs {
     /// or skip them.
     #[arg(long, default_value = "latest", value_parser = clap::value_parser!(MissedRuns))]
     missed_schedules: MissedRuns,
+    #[command(flatten)]
+    containers: super::containers::ContainerArgs,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -95,6 +98,8 @@ pub struct ServerSettings {
     /// Functions declared on the command line (besides those created through the Lambda API).
     pub functions: FunctionSet,
     pub missed_schedules: MissedRuns,
+    /// What runs container tasks.
+    pub containers: super::containers::ContainerArgs,
 }
 
 /// Opens the store under the data dir and every service on it for a server listening at
@@ -106,12 +111,15 @@ pub fn assemble(settings: ServerSettings, address: std::net::SocketAddr) -> anyh
     let functions_config = FunctionsConfig { region: settings.region.clone(), account: settings.account.clone(), data_dir: Some(settings.data_dir.clone()), endpoint: Some(endpoint_of(address)) };
     let functions = Arc::new(Functions::open(store.clone(), functions_config, settings.functions, Arc::new(ProcessRunner::new()))?);
     let config = RuntimeConfig { region: settings.region.clone(), account: settings.account.clone(), ..RuntimeConfig::default() };
-    let runtime = Arc::new(Runtime::open(store.clone(), Arc::new(LocalTasks::new(functions.clone(), None)), config)?);
+    let ecs = settings.containers.ecs(store.clone(), &settings.data_dir, &settings.region, &settings.account)?;
+    tracing::info!(runner = ecs.runner_name(), "container tasks");
+    let tasks = LocalTasks::new(functions.clone(), None).with_service("ecs", Arc::new(EcsTasks::new(ecs.clone())));
+    let runtime = Arc::new(Runtime::open(store.clone(), Arc::new(tasks), config)?);
     let resumed_events = functions.resume_events()?;
     tracing::info!(resumed_events, "asynchronous invocations resumed");
     activity_push::start(catalog.clone(), runtime.clone(), functions.clone());
     let deployments = Arc::new(Deployments::open(store, chrono::Utc::now().timestamp_millis(), settings.missed_schedules)?);
-    let state = ApiState { catalog, runtime, functions, deployments };
+    let state = ApiState { catalog, runtime, functions, deployments, ecs: Some(ecs) };
     tokio::spawn(schedules::run(state.clone(), Arc::new(SystemClock)));
     Ok(state)
 }
@@ -144,7 +152,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
-        let settings = ServerSettings { data_dir: args.data_dir.clone(), region: args.region, account: args.account, functions, missed_schedules: args.missed_schedules };
+        let settings = ServerSettings { data_dir: args.data_dir.clone(), region: args.region, account: args.account, functions, missed_schedules: args.missed_schedules, containers: args.containers };
         let state = assemble(settings, listener.local_addr()?)?;
         let ready_ms = started.elapsed().as_secs_f64() * 1000.0;
         tracing::info!(listen = %args.listen, data_dir = %args.data_dir.display(), ready_ms, "switchyard serving");

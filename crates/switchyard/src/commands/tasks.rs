@@ -7,7 +7,9 @@ use asl::mock::MockConfig;
 use compute::{FunctionSet, FunctionSpec, ProcessRunner};
 use engine::functions::Functions;
 use engine::local_tasks::{LocalTasks, Mocks};
+use ecs::EcsTasks;
 use engine::TaskDispatcher;
+use store::MemoryStore;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -21,7 +23,14 @@ pub fn local_dispatcher(args: &RunArgs) -> anyhow::Result<Arc<dyn TaskDispatcher
         _ => None,
     };
     let functions = Functions::declared_only(load_functions(args.functions.as_deref(), &args.function)?, Arc::new(ProcessRunner::new()));
-    Ok(Arc::new(LocalTasks::new(Arc::new(functions), mocks)))
+    let ecs = args.containers.ecs(Arc::new(MemoryStore::new()), &run_scratch_dir(), "us-east-1", "000000000000")?;
+    Ok(Arc::new(LocalTasks::new(Arc::new(functions), mocks).with_service("ecs", Arc::new(EcsTasks::new(ecs)))))
+}
+
+/// Where the container tasks of a `switchyard run` keep their runner's records and logs; removed
+/// when the run ends.
+pub fn run_scratch_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("switchyard-run-{}", std::process::id()))
 }
 
 /// Lambda functions named by `--functions FILE` and `--function NAME=FILE:HANDLER` (the latter win).
