@@ -1,0 +1,24 @@
+//! AWS Batch, locally. Compute environments run "instances" (capacity shaped like EC2 instance
+//! types) that a scaler grows with RUNNABLE demand and shrinks when idle; job queues hand jobs to
+//! their environments in order; attempts run on a [`JobRunner`]: local processes, or a Slurm
+//! cluster. The scheduler is pure ([`scheduler`]); [`Batch`] adds the store, the driver thread
+//! and the API's operations.
+
+pub mod capacity;
+pub mod error;
+pub mod instance_types;
+pub mod job;
+pub mod model;
+mod operations;
+pub mod process_runner;
+pub mod runner;
+pub mod scheduler;
+pub mod service;
+pub mod submission;
+
+pub use error::{BatchError, BatchResult};
+pub use operations::SubmittedJob;
+pub use process_runner::ProcessJobRunner;
+pub use runner::{JobRunner, Launch, Progress, RunningAttempt};
+pub use scheduler::{ScalerConfig, Scheduler};
+pub use service::{Batch, BatchConfig};

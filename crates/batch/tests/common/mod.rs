@@ -1,0 +1,79 @@
+//! A Batch service on the process runner over an in-memory store, and helpers to drive it.
+#![allow(dead_code)]
+
+use batch::{Batch, BatchConfig, JobRunner, ProcessJobRunner, ScalerConfig};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use store::{MemoryStore, Store};
+
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("switchyard-batch-{name}-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    dir
+}
+
+pub fn service(store: Arc<dyn Store>, scaler: ScalerConfig, dir: &std::path::Path) -> Arc<Batch> {
+    let mut config = BatchConfig::new(dir.join("logs"));
+    config.scaler = scaler;
+    let mut runners: HashMap<String, Arc<dyn JobRunner>> = HashMap::new();
+    runners.insert("process".into(), Arc::new(ProcessJobRunner::new(dir.to_path_buf())));
+    let batch = Batch::open(store, config, runners).expect("the service opens");
+    batch.start().expect("the driver starts");
+    batch
+}
+
+pub fn memory_service(scaler: ScalerConfig, name: &str) -> (Arc<Batch>, PathBuf) {
+    let dir = scratch_dir(name);
+    (service(Arc::new(MemoryStore::new()), scaler, &dir), dir)
+}
+
+pub fn call(batch: &Batch, operation: &str, body: Value) -> Value {
+    batch.call(operation, body).unwrap_or_else(|error| panic!("{operation}: {error}"))
+}
+
+/// An environment of `instance_types` (max `max_vcpus`), a queue on it and a job definition.
+pub fn setup(batch: &Batch, kind: &str, instance_types: &[&str], max_vcpus: u32) {
+    call(
+        batch,
+        "createcomputeenvironment",
+        json!({"computeEnvironmentName": "env", "type": "MANAGED", "computeResources": {
+            "type": kind, "minvCpus": 0, "maxvCpus": max_vcpus, "instanceTypes": instance_types, "subnets": ["subnet-1"]}}),
+    );
+    call(batch, "createjobqueue", json!({"jobQueueName": "queue", "priority": 1, "computeEnvironmentOrder": [{"order": 1, "computeEnvironment": "env"}]}));
+    call(
+        batch,
+        "registerjobdefinition",
+        json!({"jobDefinitionName": "work", "type": "container", "containerProperties": {"image": "busybox", "vcpus": 1, "memory": 512, "command": ["true"]}}),
+    );
+}
+
+pub fn submit(batch: &Batch, body: Value) -> String {
+    let mut request = json!({"jobName": "job", "jobQueue": "queue", "jobDefinition": "work"});
+    if let (Some(request), Some(extra)) = (request.as_object_mut(), body.as_object()) {
+        request.extend(extra.clone());
+    }
+    call(batch, "submitjob", request)["jobId"].as_str().unwrap_or_default().to_owned()
+}
+
+pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    done()
+}
+
+pub fn status(batch: &Batch, job_id: &str) -> String {
+    batch.describe_job(job_id).and_then(|job| job["status"].as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+pub fn wait_done(batch: &Batch, job_id: &str, timeout: Duration) -> Value {
+    wait_until(timeout, || matches!(status(batch, job_id).as_str(), "SUCCEEDED" | "FAILED"));
+    batch.describe_job(job_id).unwrap_or_default()
+}
