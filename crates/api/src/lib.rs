@@ -6,11 +6,12 @@
 //! neither the path nor the Host: SDKs prefix the host with `sync-` for StartSyncExecution.
 //!
 //! ```ignore
-//! let state = api::ApiState { catalog, runtime };
+//! let state = api::ApiState { catalog, runtime, batch };
 //! axum::serve(tokio::net::TcpListener::bind("127.0.0.1:8083").await?, api::router(state)).await?;
 //! ```
 
 mod arn;
+mod batch;
 mod constraints;
 mod error;
 mod pagination;
@@ -37,6 +38,8 @@ pub use server::serve;
 pub struct ApiState {
     pub catalog: Arc<Catalog>,
     pub runtime: Arc<Runtime>,
+    /// AWS Batch: `/v1/...` REST paths.
+    pub batch: Arc<::batch::Batch>,
 }
 
 /// Bodies up to this size are read, so that the model's own limits (1 MiB definitions, 256 KiB
@@ -46,7 +49,7 @@ const JSON_1_0: &str = "application/x-amz-json-1.0";
 const STEP_FUNCTIONS_TARGET: &str = "AWSStepFunctions.";
 
 pub fn router(state: ApiState) -> Router {
-    Router::new().route("/", post(handle)).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)).with_state(state)
+    Router::new().route("/", post(handle)).route("/v1/{operation}", post(batch::handle)).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)).with_state(state)
 }
 
 async fn handle(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> Response {

@@ -14,6 +14,7 @@ pub mod process_runner;
 pub mod runner;
 pub mod scheduler;
 pub mod service;
+pub mod states_task;
 pub mod submission;
 
 pub use error::{BatchError, BatchResult};
@@ -22,3 +23,4 @@ pub use process_runner::ProcessJobRunner;
 pub use runner::{JobRunner, Launch, Progress, RunningAttempt};
 pub use scheduler::{ScalerConfig, Scheduler};
 pub use service::{Batch, BatchConfig};
+pub use states_task::BatchTasks;

@@ -49,7 +49,8 @@ impl Api {
     pub fn new() -> Api {
         let store = Arc::new(MemoryStore::new());
         let catalog = Catalog::open(store.clone(), "us-east-1", "000000000000").unwrap();
-        Api { router: router(ApiState { catalog: Arc::new(catalog), runtime: runtime(store) }) }
+        let batch = batch::Batch::open(store.clone(), batch::BatchConfig::new(std::env::temp_dir()), Default::default()).unwrap();
+        Api { router: router(ApiState { catalog: Arc::new(catalog), runtime: runtime(store), batch }) }
     }
 
     /// POSTs `body` with the given X-Amz-Target (none when `None`) and Host.

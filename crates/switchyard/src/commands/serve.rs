@@ -37,6 +37,8 @@ pub struct ServeArgs {
     /// (e.g. `info`, `engine=debug`).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    #[command(flatten)]
+    batch: super::batch_setup::BatchArgs,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -79,12 +81,14 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&args.data_dir).with_context(|| format!("opening the store in {}", args.data_dir.display()))?);
         let catalog = Arc::new(Catalog::open(store.clone(), &args.region, &args.account)?);
         let config = RuntimeConfig { region: args.region.clone(), account: args.account.clone(), ..RuntimeConfig::default() };
-        let executions = Arc::new(Runtime::open(store, Arc::new(LocalTasks::new(functions, Box::new(ProcessRunner::new()), None)), config)?);
+        let batch = args.batch.open(store.clone(), &args.data_dir, &args.region, &args.account)?;
+        let tasks = LocalTasks::new(functions, Box::new(ProcessRunner::new()), None).with_service("batch", Arc::new(batch::BatchTasks::new(batch.clone())));
+        let executions = Arc::new(Runtime::open(store, Arc::new(tasks), config)?);
         let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
         let ready_ms = started.elapsed().as_secs_f64() * 1000.0;
         tracing::info!(listen = %args.listen, data_dir = %args.data_dir.display(), ready_ms, "switchyard serving");
         let (stopping, mut stop) = tokio::sync::watch::channel(false);
-        let serving = api::serve(listener, ApiState { catalog, runtime: executions }, async move {
+        let serving = api::serve(listener, ApiState { catalog, runtime: executions, batch: batch.clone() }, async move {
             stop_signal().await;
             let _ = stopping.send(true);
         });
@@ -98,6 +102,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             served = serving => served?,
             () = drained => tracing::warn!("requests still in flight after the grace period; stopping anyway"),
         }
+        batch.shut_down();
         tracing::info!("stopped; what was acknowledged is on disk");
         Ok::<_, anyhow::Error>(())
     })?;
