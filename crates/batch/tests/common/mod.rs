@@ -77,3 +77,35 @@ pub fn wait_done(batch: &Batch, job_id: &str, timeout: Duration) -> Value {
     wait_until(timeout, || matches!(status(batch, job_id).as_str(), "SUCCEEDED" | "FAILED"));
     batch.describe_job(job_id).unwrap_or_default()
 }
+
+/// The test cluster of scripts/setup/slurm.sh.
+pub fn slurm_settings(working_dir: &std::path::Path) -> batch::SlurmSettings {
+    let conf = std::env::var_os("SLURM_CONF").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp/switchyard-slurm/slurm.conf"));
+    batch::SlurmSettings {
+        partition: None,
+        container_engine: None,
+        working_dir: working_dir.to_path_buf(),
+        refresh: Duration::from_millis(50),
+        slurm_conf: conf.exists().then_some(conf),
+    }
+}
+
+/// Whether Slurm is up; under CI its absence is a failure, elsewhere the test is skipped.
+pub fn slurm_is_up(settings: &batch::SlurmSettings) -> bool {
+    if batch::SlurmRunner::is_available(settings) {
+        return true;
+    }
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "Slurm is not running (scripts/setup/slurm.sh starts it)");
+    eprintln!("Slurm is not running: skipped (scripts/setup/slurm.sh starts it)");
+    false
+}
+
+/// A service whose environments run on `runners` (by backend name).
+pub fn service_with(runners: HashMap<String, Arc<dyn JobRunner>>, dir: &std::path::Path, default_backend: &str) -> Arc<Batch> {
+    let mut config = BatchConfig::new(dir.join("logs"));
+    config.default_backend = default_backend.to_owned();
+    config.scaler = ScalerConfig { idle_timeout_ms: 200, ..ScalerConfig::default() };
+    let batch = Batch::open(Arc::new(MemoryStore::new()), config, runners).expect("the service opens");
+    batch.start().expect("the driver starts");
+    batch
+}

@@ -1,7 +1,7 @@
 //! How `serve` sets up AWS Batch: the scaler's timing and simulations, and the runners jobs go to.
 
 use anyhow::Context;
-use batch::{Batch, BatchConfig, JobRunner, ProcessJobRunner, ScalerConfig};
+use batch::{Batch, BatchConfig, JobRunner, ProcessJobRunner, ScalerConfig, SlurmRunner, SlurmSettings};
 use clap::Args;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -29,6 +29,16 @@ pub struct BatchArgs {
     /// here); the current directory when absent.
     #[arg(long)]
     batch_workdir: Option<PathBuf>,
+    /// Batch on Slurm: the cluster's slurm.conf (SLURM_CONF of sbatch/squeue/scancel).
+    #[arg(long, env = "SLURM_CONF")]
+    batch_slurm_conf: Option<PathBuf>,
+    /// Batch on Slurm: the partition jobs go to (the cluster's default when absent).
+    #[arg(long)]
+    batch_slurm_partition: Option<String>,
+    /// Batch on Slurm: run job images with this engine (podman, docker); without it the command
+    /// runs directly on the node.
+    #[arg(long)]
+    batch_container_engine: Option<String>,
 }
 
 fn milliseconds(seconds: f64) -> i64 {
@@ -52,7 +62,15 @@ impl BatchArgs {
             None => std::env::current_dir().context("the current directory")?,
         };
         let mut runners: HashMap<String, Arc<dyn JobRunner>> = HashMap::new();
+        let slurm = SlurmSettings {
+            partition: self.batch_slurm_partition.clone(),
+            container_engine: self.batch_container_engine.clone(),
+            working_dir: workdir.clone(),
+            refresh: Duration::from_millis(50),
+            slurm_conf: self.batch_slurm_conf.clone(),
+        };
         runners.insert("process".into(), Arc::new(ProcessJobRunner::new(workdir)));
+        runners.insert("slurm".into(), Arc::new(SlurmRunner::new(slurm)));
         let batch = Batch::open(store, config, runners).map_err(|error| anyhow::anyhow!("opening Batch: {error}"))?;
         batch.start().context("starting the Batch driver")?;
         Ok(batch)
