@@ -21,6 +21,9 @@ need_apt() {
 
 need_apt python3 python3-pip
 command -v cargo-nextest >/dev/null 2>&1 || cargo install cargo-nextest --locked
+# Container tasks run on Podman's Docker-compatible service: it is installed and started here,
+# with the local test image; the engine tests and suites find it through DOCKER_HOST.
+export "$(scripts/setup/podman.sh | tail -n 1)"
 
 cargo build --workspace --all-targets
 cargo nextest run --workspace --no-fail-fast
