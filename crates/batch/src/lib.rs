@@ -1,16 +1,16 @@
 //! AWS Batch, locally. Compute environments run "instances" (capacity shaped like EC2 instance
 //! types) that a scaler grows with RUNNABLE demand and shrinks when idle; job queues hand jobs to
-//! their environments in order; attempts run on a [`JobRunner`]: local processes, or a Slurm
-//! cluster. The scheduler is pure ([`scheduler`]); [`Batch`] adds the store, the driver thread
+//! their environments in order; attempts run on a [`JobRunner`]: the compute crate's container runners
+//! (local processes, Podman/Docker), or a Slurm cluster. The scheduler is pure ([`scheduler`]); [`Batch`] adds the store, the driver thread
 //! and the API's operations.
 
 pub mod capacity;
+pub mod container_runner;
 pub mod error;
 pub mod instance_types;
 pub mod job;
 pub mod model;
 mod operations;
-pub mod process_runner;
 pub mod runner;
 pub mod scheduler;
 pub mod slurm;
@@ -19,8 +19,8 @@ pub mod states_task;
 pub mod submission;
 
 pub use error::{BatchError, BatchResult};
-pub use operations::SubmittedJob;
-pub use process_runner::ProcessJobRunner;
+pub use operations::{SubmittedJob, INSTANCES_OPERATION, QUEUE_DEPTHS_OPERATION};
+pub use container_runner::ContainerJobRunner;
 pub use runner::{JobRunner, Launch, Progress, RunningAttempt};
 pub use scheduler::{ScalerConfig, Scheduler};
 pub use slurm::{SlurmRunner, SlurmSettings};

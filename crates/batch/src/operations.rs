@@ -17,6 +17,10 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use store::Write;
 
+/// Every instance's life and what it cost.
+pub const INSTANCES_OPERATION: &str = "x-switchyard-instances";
+/// Jobs per queue and status.
+pub const QUEUE_DEPTHS_OPERATION: &str = "x-switchyard-queue-depths";
 const MAX_DESCRIBE_JOBS: usize = 100;
 const DEFAULT_PAGE: usize = 100;
 
@@ -40,8 +44,29 @@ impl Batch {
             "listjobs" => self.list_jobs(decode(body)?),
             "canceljob" => self.stop_job(decode(body)?, false),
             "terminatejob" => self.stop_job(decode(body)?, true),
+            // Switchyard's own, for `switchyard batch` and cost reports (not in AWS's model).
+            INSTANCES_OPERATION => Ok(self.instances_report()),
+            QUEUE_DEPTHS_OPERATION => Ok(self.queue_depths_report()),
             other => Err(BatchError::client(format!("Unknown operation: {other}"))),
         }
+    }
+
+    fn instances_report(&self) -> Value {
+        let now = now_ms();
+        let instances = self.instance_history();
+        let cost: f64 = instances.iter().map(|instance| instance.cost_usd(now)).sum();
+        json!({ "instances": instances, "totalCostUsd": cost })
+    }
+
+    fn queue_depths_report(&self) -> Value {
+        let state = self.lock();
+        let queues: Map<String, Value> = state
+            .scheduler
+            .queue_depths()
+            .into_iter()
+            .map(|(queue, depths)| (queue, Value::Object(depths.into_iter().map(|(status, count)| (status.as_str().to_owned(), json!(count))).collect())))
+            .collect();
+        json!({ "queues": queues })
     }
 
     // ---- compute environments ----

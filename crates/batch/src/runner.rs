@@ -1,4 +1,4 @@
-//! Where attempts run: one trait for the local process runner and Slurm (and containers).
+//! Where attempts run: one trait for the container runners (processes, Podman/Docker) and Slurm.
 
 use crate::job::{Demand, Exit};
 use std::path::PathBuf;

@@ -402,7 +402,7 @@ impl Scheduler {
         self.place_runnable(now);
         self.keep_minimum(now);
         self.stop_idle_instances(now);
-        self.next_deadline()
+        self.next_deadline(now)
     }
 
     fn promote_submitted(&mut self, now: i64) {
@@ -653,7 +653,8 @@ impl Scheduler {
         }
     }
 
-    fn next_deadline(&self) -> Option<i64> {
+    /// The earliest moment after `now` at which a pass has something to do.
+    fn next_deadline(&self, now: i64) -> Option<i64> {
         let instances = self.environments.values().flat_map(|environment| environment.instances.iter());
         let mut deadlines: Vec<i64> = Vec::new();
         for instance in instances {
@@ -666,7 +667,7 @@ impl Scheduler {
             }
         }
         deadlines.extend(self.jobs.values().filter_map(|job| job.run.deadline));
-        deadlines.into_iter().min()
+        deadlines.into_iter().filter(|deadline| *deadline > now).min()
     }
 
     // ---- what the driver collects ----

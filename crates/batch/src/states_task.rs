@@ -50,7 +50,8 @@ impl TaskDispatcher for BatchTasks {
         let Integration::Service { action, pattern, .. } = &request.integration else {
             return Err(unsupported(request));
         };
-        if action != "submitJob" || *pattern == Pattern::WaitForTaskToken {
+        // The action keeps its suffix (`submitJob.sync`); the pattern says which it is.
+        if action.split('.').next() != Some("submitJob") || *pattern == Pattern::WaitForTaskToken {
             return Err(unsupported(request));
         }
         let submit: SubmitJobRequest = serde_json::from_value(camel_case(&request.parameters))

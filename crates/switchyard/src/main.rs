@@ -25,6 +25,8 @@ enum Command {
     Serve(commands::serve::ServeArgs),
     /// Load-test a Step Functions endpoint (Switchyard's or any other).
     Bench(commands::bench::BenchArgs),
+    /// Show a server's Batch queues, jobs or compute environments (live with --watch).
+    Batch(commands::batch::BatchArgs),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => commands::validate::validate(args),
         Command::Serve(args) => commands::serve::serve(args),
         Command::Bench(args) => commands::bench::bench(args),
+        Command::Batch(args) => commands::batch::batch(args),
     };
     match outcome {
         Ok(code) => code,

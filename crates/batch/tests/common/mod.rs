@@ -1,7 +1,8 @@
 //! A Batch service on the process runner over an in-memory store, and helpers to drive it.
 #![allow(dead_code)]
 
-use batch::{Batch, BatchConfig, JobRunner, ProcessJobRunner, ScalerConfig};
+use batch::{Batch, BatchConfig, ContainerJobRunner, JobRunner, ScalerConfig};
+use compute::containers::ProcessRunner;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -19,7 +20,8 @@ pub fn service(store: Arc<dyn Store>, scaler: ScalerConfig, dir: &std::path::Pat
     let mut config = BatchConfig::new(dir.join("logs"));
     config.scaler = scaler;
     let mut runners: HashMap<String, Arc<dyn JobRunner>> = HashMap::new();
-    runners.insert("process".into(), Arc::new(ProcessJobRunner::new(dir.to_path_buf())));
+    let processes = ProcessRunner::open(dir.join("processes"), "batch-test").expect("the process runner").with_working_dir(dir);
+    runners.insert("process".into(), Arc::new(ContainerJobRunner::new(Arc::new(processes))));
     let batch = Batch::open(store, config, runners).expect("the service opens");
     batch.start().expect("the driver starts");
     batch

@@ -1,7 +1,8 @@
 //! How `serve` sets up AWS Batch: the scaler's timing and simulations, and the runners jobs go to.
 
 use anyhow::Context;
-use batch::{Batch, BatchConfig, JobRunner, ProcessJobRunner, ScalerConfig, SlurmRunner, SlurmSettings};
+use batch::{Batch, BatchConfig, ContainerJobRunner, JobRunner, ScalerConfig, SlurmRunner, SlurmSettings};
+use compute::containers::{ContainerRunner, EngineConfig, EngineRunner, ProcessRunner};
 use clap::Args;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -22,7 +23,7 @@ pub struct BatchArgs {
     #[arg(long)]
     batch_spot_interruption_seconds: Option<f64>,
     /// Batch: the runner of compute environments without a `switchyard:backend` tag
-    /// (process or slurm).
+    /// (process, slurm, or container / podman / docker when an engine answers).
     #[arg(long, default_value = "process")]
     batch_backend: String,
     /// Batch: the working directory of jobs on the process runner (relative commands resolve
@@ -39,6 +40,17 @@ pub struct BatchArgs {
     /// runs directly on the node.
     #[arg(long)]
     batch_container_engine: Option<String>,
+}
+
+/// Owns Batch's containers; they are not adopted after a restart (their jobs run again), so the
+/// ones left from a previous run are removed.
+const BATCH_OWNER: &str = "switchyard-batch";
+
+fn container_runner(runner: Arc<dyn ContainerRunner>) -> Arc<dyn JobRunner> {
+    for leftover in runner.survivors().unwrap_or_default() {
+        runner.remove(&leftover);
+    }
+    Arc::new(ContainerJobRunner::new(runner))
 }
 
 fn milliseconds(seconds: f64) -> i64 {
@@ -69,7 +81,19 @@ impl BatchArgs {
             refresh: Duration::from_millis(50),
             slurm_conf: self.batch_slurm_conf.clone(),
         };
-        runners.insert("process".into(), Arc::new(ProcessJobRunner::new(workdir)));
+        let processes = ProcessRunner::open(data_dir.join("batch-processes"), BATCH_OWNER).context("the process runner of Batch jobs")?.with_working_dir(workdir);
+        runners.insert("process".into(), container_runner(Arc::new(processes)));
+        // Docker or Podman when one answers (DOCKER_HOST or the usual sockets). The engine client
+        // owns a runtime, which must not be dropped (when no engine answers) on an async worker.
+        let engine = std::thread::scope(|scope| scope.spawn(|| EngineRunner::connect(EngineConfig::new(BATCH_OWNER))).join());
+        match engine.map_err(|_| anyhow::anyhow!("connecting to the container engine panicked"))? {
+            Ok(engine) => {
+                let engine: Arc<dyn ContainerRunner> = Arc::new(engine);
+                runners.insert(engine.name().to_owned(), container_runner(engine.clone()));
+                runners.insert("container".into(), container_runner(engine));
+            }
+            Err(error) => tracing::info!(%error, "Batch: no container engine; environments run on processes or Slurm"),
+        }
         runners.insert("slurm".into(), Arc::new(SlurmRunner::new(slurm)));
         let batch = Batch::open(store, config, runners).map_err(|error| anyhow::anyhow!("opening Batch: {error}"))?;
         batch.start().context("starting the Batch driver")?;
