@@ -21,6 +21,11 @@ need_apt() {
 
 need_apt python3 python3-pip
 command -v cargo-nextest >/dev/null 2>&1 || cargo install cargo-nextest --locked
+# Batch on Slurm: a single-node cluster from Debian's packages, started when it does not answer.
+export SLURM_CONF=${SLURM_CONF:-/tmp/switchyard-slurm/slurm.conf}
+if ! command -v sbatch >/dev/null 2>&1 || ! sinfo -h >/dev/null 2>&1; then
+  bash scripts/setup/slurm.sh >/dev/null
+fi
 # Container tasks run on Podman's Docker-compatible service: it is installed and started here,
 # with the local test image; the engine tests and suites find it through DOCKER_HOST.
 export "$(scripts/setup/podman.sh | tail -n 1)"
@@ -108,6 +113,7 @@ suite "conformance through the API" conformance_run --endpoint "http://127.0.0.1
 suite "TestState against AWS's recorded answers" python3 "$root/tests/server/test_state_replay.py" --endpoint "http://127.0.0.1:$port" --floor 130
 kill $server
 suite "crash test (SIGKILL with executions in flight)" python3 "$root/tests/server/crash.py" --switchyard "$root/target/debug/switchyard"
+suite "Batch through boto3 and the AWS CLI (process, Slurm, Podman)" python3 "$root/tests/batch/batch_clients.py" --switchyard "$root/target/debug/switchyard" --backends process,slurm,podman
 
 # The closing line counts these suites; each printed its own counts above.
 echo "switchyard suites: $suites_passed passed, $suites_failed failed"

@@ -282,12 +282,14 @@ def pipeline_definition(queue, definition, command):
     }
 
 
-def training_definition(queue, definition):
+def training_definition(queue, definition, prepare="prepare", reduce="best"):
+    """The Map of the hyper-parameter training seed; `prepare` None when the input has the tasks."""
     lam = lambda name: f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+    prepare_state = {"PrepareMapStepF": {"Type": "Task", "Resource": lam(prepare), "Next": "MapStep"}} if prepare else {}
     return {
-        "StartAt": "PrepareMapStepF",
+        "StartAt": "PrepareMapStepF" if prepare else "MapStep",
         "States": {
-            "PrepareMapStepF": {"Type": "Task", "Resource": lam("prepare"), "Next": "MapStep"},
+            **prepare_state,
             "MapStep": {"Type": "Map", "ItemsPath": "$.tasks", "MaxConcurrency": 0, "ResultPath": "$.map_result",
                         "Iterator": {"StartAt": "BatchStep", "States": {"BatchStep": {
                             "Type": "Task", "Resource": "arn:aws:states:::batch:submitJob.sync",
@@ -295,7 +297,7 @@ def training_definition(queue, definition):
                                            "ContainerOverrides": {"Command.$": "$.task_command"}},
                             "End": True}}},
                         "Next": "ReduceStepF"},
-            "ReduceStepF": {"Type": "Task", "Resource": lam("best"), "End": True},
+            "ReduceStepF": {"Type": "Task", "Resource": lam(reduce), "End": True},
         },
     }
 
@@ -331,6 +333,12 @@ def scenario_cases(server, batch, sfn, backend, workdir):
             assert resources["desiredvCpus"] == 0, resources
 
     if backend == "podman":
+        @case("[podman] Map over 3 hyper-parameter sets of batch:submitJob.sync with Command.$ in the image, then a reduce Lambda")
+        def _():
+            tasks = [{"task_command": ["sh", "-c", f"echo training for {epochs} epochs"]} for epochs in (1, 2, 3)]
+            output = run_execution(sfn, "training-podman", training_definition(queue, definition, prepare=None, reduce="reduce"), {"tasks": tasks})
+            assert [job["Status"] for job in output["map_result"]] == ["SUCCEEDED"] * 3, output
+            assert [job["Container"]["Command"][2] for job in output["map_result"]] == [t["task_command"][2] for t in tasks], output
         return
 
     @case(f"[{backend}] Map over 3 hyper-parameter sets of batch:submitJob.sync with Command.$, then a reduce Lambda")
