@@ -48,6 +48,8 @@ pub struct Scheduler {
     dependents: HashMap<String, Vec<String>>,
     /// SUBMITTED jobs, promoted on the next pass.
     submitted: Vec<String>,
+    /// Running attempts' timeouts, soonest first.
+    deadlines: BTreeSet<(i64, String)>,
     /// Stopped instances' records, for cost reports.
     stopped_instances: Vec<InstanceRecord>,
     next_sequence: u64,
@@ -67,6 +69,7 @@ impl Scheduler {
             runnable: BTreeMap::new(),
             dependents: HashMap::new(),
             submitted: Vec::new(),
+            deadlines: BTreeSet::new(),
             stopped_instances: Vec::new(),
             next_sequence: 0,
             next_instance: 0,
@@ -158,6 +161,9 @@ impl Scheduler {
                 self.runnable.entry(job.run.queue.clone()).or_default().insert((job.run.sequence, id.clone()));
             }
             JobStatus::Starting | JobStatus::Running if reattachable && job.run.placement.as_ref().is_some_and(|p| p.handle.is_some()) => {
+                if let Some(deadline) = job.run.deadline {
+                    self.deadlines.insert((deadline, id.clone()));
+                }
                 self.effects.push(Effect::Start { job_id: id.clone() });
             }
             JobStatus::Starting | JobStatus::Running => {
@@ -223,7 +229,9 @@ impl Scheduler {
         }
         let placement = job.run.placement.take();
         let stop = job.run.stop.take();
-        job.run.deadline = None;
+        if let Some(deadline) = job.run.deadline.take() {
+            self.deadlines.remove(&(deadline, job_id.to_owned()));
+        }
         let status_reason = stop.as_ref().map_or(STATUS_REASON_EXITED.to_owned(), StopCause::status_reason);
         if let Some(attempt) = job.detail.attempts.last_mut() {
             attempt.started_at.get_or_insert(now);
@@ -485,11 +493,16 @@ impl Scheduler {
     }
 
     fn enforce_timeouts(&mut self, now: i64) {
-        for job in self.jobs.values_mut() {
-            if job.run.deadline.is_some_and(|deadline| deadline <= now) && job.run.stop.is_none() {
+        while let Some((deadline, job_id)) = self.deadlines.first().cloned() {
+            if deadline > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            let Some(job) = self.jobs.get_mut(&job_id) else { continue };
+            job.run.deadline = None;
+            if job.run.stop.is_none() {
                 job.run.stop = Some(StopCause::TimedOut);
-                job.run.deadline = None;
-                self.effects.push(Effect::Stop { job_id: job.id().to_owned() });
+                self.effects.push(Effect::Stop { job_id });
             }
         }
     }
@@ -522,8 +535,16 @@ impl Scheduler {
             })
             .collect();
         for (queue, environments) in order {
-            let candidates: Vec<(u64, String)> = self.runnable.get(&queue).map(|jobs| jobs.iter().cloned().collect()).unwrap_or_default();
-            for (sequence, job_id) in candidates {
+            // Walks the queue in order without copying it: a full environment ends the walk early,
+            // so a pass costs what it places, not what is queued.
+            let mut cursor: Option<(u64, String)> = None;
+            loop {
+                let next = self.runnable.get(&queue).and_then(|jobs| match &cursor {
+                    None => jobs.first().cloned(),
+                    Some(after) => jobs.range((std::ops::Bound::Excluded(after.clone()), std::ops::Bound::Unbounded)).next().cloned(),
+                });
+                let Some((sequence, job_id)) = next else { break };
+                cursor = Some((sequence, job_id.clone()));
                 if !environments.iter().any(|name| self.environments.get(name).is_some_and(|environment| environment.is_enabled() && environment.has_room())) {
                     break;
                 }
@@ -613,6 +634,9 @@ impl Scheduler {
             ..AttemptDetail::default()
         });
         job.run.deadline = job.detail.timeout.and_then(|timeout| timeout.attempt_duration_seconds).map(|seconds| now + seconds as i64 * 1000);
+        if let Some(deadline) = job.run.deadline {
+            self.deadlines.insert((deadline, job_id.to_owned()));
+        }
         self.changed_jobs.insert(job_id.to_owned());
         self.effects.push(Effect::Start { job_id: job_id.to_owned() });
     }
@@ -666,7 +690,7 @@ impl Scheduler {
                 deadlines.push(instance.record.launched_at + after);
             }
         }
-        deadlines.extend(self.jobs.values().filter_map(|job| job.run.deadline));
+        deadlines.extend(self.deadlines.first().map(|(deadline, _)| *deadline));
         deadlines.into_iter().filter(|deadline| *deadline > now).min()
     }
 
