@@ -140,7 +140,7 @@ impl Job {
         self.detail
             .depends_on
             .iter()
-            .filter(move |dependency| !dependency.job_id.is_empty() && !(parent && dependency.kind.is_some()))
+            .filter(move |dependency| !(dependency.job_id.is_empty() || parent && dependency.kind.is_some()))
             .map(|dependency| dependency.job_id.as_str())
             .chain(self.run.implicit_dependencies.iter().map(String::as_str))
     }

@@ -248,7 +248,7 @@ impl Batch {
     }
 
     /// What the runner needs for the job's current attempt.
-    fn launch_of(&self, job_id: &str) -> Option<(Launch, Option<Arc<dyn JobRunner>>, Option<String>)> {
+    fn launch_of(&self, job_id: &str) -> Option<PlannedAttempt> {
         let state = self.lock();
         let job = state.scheduler.job(job_id)?;
         let placement = job.run.placement.as_ref()?;
@@ -316,6 +316,10 @@ impl Drop for Batch {
         self.shut_down();
     }
 }
+
+/// An attempt to start: what to run, the runner of its environment, and its handle when it was
+/// started before a restart.
+type PlannedAttempt = (Launch, Option<Arc<dyn JobRunner>>, Option<String>);
 
 struct Attempt {
     attempt: Box<dyn RunningAttempt>,

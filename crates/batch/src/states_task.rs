@@ -75,12 +75,12 @@ fn unsupported(request: &TaskRequest) -> Failure {
 
 /// Keys as the Batch API spells them (`JobName` → `jobName`), except inside free-form maps.
 fn camel_case(value: &Value) -> Value {
-    recase(value, |key| lower_first(key))
+    recase(value, lower_first)
 }
 
 /// Keys as Step Functions answers them (`jobName` → `JobName`).
 fn pascal_case(value: &Value) -> Value {
-    recase(value, |key| upper_first(key))
+    recase(value, upper_first)
 }
 
 fn recase(value: &Value, rename: fn(&str) -> String) -> Value {
