@@ -347,6 +347,20 @@ def scenario_cases(server, batch, sfn, backend, workdir):
         assert output == {"input": {"num_of_epochs": 3, "parameter2": "test3"},
                           "output": {"accuracy": 0.8333, "model_path": "tasks_output/task_3.model"}}, output
 
+    @case(f"[{backend}] stopping the execution terminates its job")
+    def _():
+        long = pipeline_definition(queue, definition, ["sleep", "60"])
+        machine = sfn.create_state_machine(name=f"stopped-{backend}", definition=json.dumps(long), roleArn=ROLE)["stateMachineArn"]
+        arn = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+        deadline, running = time.time() + 20, []
+        while not running and time.time() < deadline:
+            running = batch.list_jobs(jobQueue=queue, jobStatus="RUNNING")["jobSummaryList"]
+            time.sleep(0.05)
+        assert running, "the job runs"
+        sfn.stop_execution(executionArn=arn, error="Stopped", cause="enough")
+        detail = wait_job(batch, running[0]["jobId"], timeout=20)
+        assert (detail["status"], detail["isTerminated"]) == ("FAILED", True), detail
+
     @case(f"[{backend}] a failing job fails the Task state with States.TaskFailed and the job as cause")
     def _():
         failing = pipeline_definition(queue, definition, ["sh", "-c", "exit 4"])
