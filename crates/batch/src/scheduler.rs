@@ -224,7 +224,8 @@ impl Scheduler {
     /// The attempt ended: the job succeeds, fails, or is RUNNABLE again for its next attempt.
     pub fn exited(&mut self, job_id: &str, now: i64, exit: Exit) {
         let Some(job) = self.jobs.get_mut(job_id) else { return };
-        if job.detail.status.is_done() {
+        // Only a started attempt can end (a stop may arrive after its start already failed).
+        if !matches!(job.detail.status, JobStatus::Starting | JobStatus::Running) {
             return;
         }
         let placement = job.run.placement.take();

@@ -1,8 +1,9 @@
 //! The scheduler without processes or clocks: time is an argument, starts and stops are effects.
 
-use batch::capacity::{CapacityKind, Environment};
+use batch::capacity::Environment;
+use batch::service::capacity_kind;
 use batch::job::{Exit, Job};
-use batch::model::{ComputeEnvironment, ComputeEnvironmentOrder, ComputeResources, ContainerProperties, EvaluateOnExit, JobDefinition, JobQueue, JobStatus, JobTimeout, RetryStrategy};
+use batch::model::{ComputeEnvironment, ComputeEnvironmentOrder, ComputeResources, ContainerProperties, EvaluateOnExit, JobDefinition, JobQueue, JobStatus, JobTimeout, ResourceRequirement, RetryStrategy};
 use batch::scheduler::{Effect, ScalerConfig, Scheduler};
 use batch::submission::{jobs_for, SubmitJobRequest, Target};
 
@@ -30,7 +31,8 @@ fn environment(name: &str, kind: &str, min: u32, max: u32, types: &[&str]) -> En
         uuid: String::new(),
         container_orchestration_type: "ECS".into(),
     };
-    Environment::new(spec, CapacityKind::Instances)
+    let kind = capacity_kind(&spec, "process");
+    Environment::new(spec, kind)
 }
 
 fn queue(name: &str, priority: i32, environment: &str) -> JobQueue {
@@ -49,6 +51,16 @@ fn queue(name: &str, priority: i32, environment: &str) -> JobQueue {
 }
 
 fn definition(vcpus: u32, retry: Option<RetryStrategy>, timeout: Option<u64>) -> JobDefinition {
+    let mut definition = fargate_definition(retry, timeout);
+    if let Some(properties) = definition.container_properties.as_mut() {
+        properties.vcpus = Some(vcpus);
+        properties.resource_requirements.clear();
+    }
+    definition
+}
+
+/// A quarter vCPU, as Fargate jobs ask.
+fn fargate_definition(retry: Option<RetryStrategy>, timeout: Option<u64>) -> JobDefinition {
     JobDefinition {
         job_definition_name: "d".into(),
         job_definition_arn: "arn:jd/d:1".into(),
@@ -58,7 +70,12 @@ fn definition(vcpus: u32, retry: Option<RetryStrategy>, timeout: Option<u64>) ->
         scheduling_priority: None,
         parameters: Default::default(),
         retry_strategy: retry,
-        container_properties: Some(ContainerProperties { vcpus: Some(vcpus), memory: Some(512), command: vec!["true".into()], ..Default::default() }),
+        container_properties: Some(ContainerProperties {
+            memory: Some(512),
+            command: vec!["true".into()],
+            resource_requirements: vec![ResourceRequirement { kind: "VCPU".into(), value: "0.25".into() }],
+            ..Default::default()
+        }),
         timeout: timeout.map(|seconds| JobTimeout { attempt_duration_seconds: Some(seconds) }),
         tags: Default::default(),
         propagate_tags: false,
@@ -187,4 +204,22 @@ fn a_job_too_big_for_every_type_stays_runnable() {
     scheduler.schedule(0);
     assert!(scheduler.take_effects().is_empty());
     assert_eq!(status(&scheduler, "huge"), JobStatus::Runnable);
+}
+
+#[test]
+fn fargate_gives_each_job_its_own_slot_and_releases_it_with_the_job() {
+    let mut scheduler = Scheduler::new(ScalerConfig::default());
+    scheduler.put_environment(environment("fargate", "FARGATE", 0, 2, &[]));
+    scheduler.put_queue(queue("q", 1, "fargate"));
+    for id in ["a", "b", "c"] {
+        scheduler.submit(job(id, "q", &fargate_definition(None, None)));
+    }
+    scheduler.schedule(0);
+    assert_eq!(started(&scheduler.take_effects()), ["a", "b"], "two 1-vCPU slots fit in maxvCpus 2");
+    scheduler.exited("a", 5, Exit { exit_code: Some(0), reason: None });
+    let history = scheduler.instance_history();
+    assert_eq!(history.iter().filter(|slot| slot.stopped_at == Some(5)).count(), 1, "a's slot goes with it: {history:?}");
+    scheduler.schedule(5);
+    assert_eq!(started(&scheduler.take_effects()), ["c"]);
+    assert!(scheduler.instance_history().iter().all(|slot| slot.instance_type == "fargate" && slot.market == "FARGATE"));
 }
