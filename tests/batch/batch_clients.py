@@ -392,6 +392,30 @@ def durability_case(binary):
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def slurm_reattach_case(binary):
+    @case("[slurm] a job running on Slurm during kill -9 is found again by its Slurm id: one attempt, SUCCEEDED")
+    def _():
+        data_dir, workdir = tempfile.mkdtemp(prefix="batch-reattach-"), tempfile.mkdtemp(prefix="batch-reattach-work-")
+        server = Server(binary, data_dir, workdir).start()
+        try:
+            batch = client("batch", server.endpoint)
+            queue, definition = environment(batch, "hpc", "slurm")
+            job_id = batch.submit_job(jobName="long", jobQueue=queue, jobDefinition=definition,
+                                      containerOverrides={"command": ["sh", "-c", "sleep 3; echo done"]})["jobId"]
+            deadline = time.time() + 20
+            while batch.describe_jobs(jobs=[job_id])["jobs"][0]["status"] != "RUNNING":
+                assert time.time() < deadline, "the job runs"
+                time.sleep(0.05)
+            server.kill()
+            server.start()
+            detail = wait_job(client("batch", server.endpoint), job_id, timeout=30)
+            assert (detail["status"], len(detail["attempts"])) == ("SUCCEEDED", 1), detail
+        finally:
+            server.stop()
+            shutil.rmtree(data_dir, ignore_errors=True)
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--switchyard", required=True)
@@ -410,6 +434,8 @@ def main():
     finally:
         server.stop()
     durability_case(os.path.abspath(args.switchyard))
+    if "slurm" in backends:
+        slurm_reattach_case(os.path.abspath(args.switchyard))
     print(f"{results['passed']} passed, {results['failed']} failed")
     shutil.rmtree(data_dir, ignore_errors=True)
     sys.exit(1 if results["failed"] else 0)
