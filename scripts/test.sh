@@ -23,6 +23,11 @@ need_apt python3 python3-pip
 # The compute tests run `provided` functions on AWS's Python runtime interface client.
 python3 -c "import awslambdaric" 2>/dev/null || pip install --quiet awslambdaric
 command -v cargo-nextest >/dev/null 2>&1 || cargo install cargo-nextest --locked
+# Batch on Slurm: a single-node cluster from Debian's packages, started when it does not answer.
+export SLURM_CONF=${SLURM_CONF:-/tmp/switchyard-slurm/slurm.conf}
+if ! command -v sbatch >/dev/null 2>&1 || ! sinfo -h >/dev/null 2>&1; then
+  bash scripts/setup/slurm.sh >/dev/null
+fi
 # Container tasks run on Podman's Docker-compatible service: it is installed and started here,
 # with the local test image; the engine tests and suites find it through DOCKER_HOST.
 export "$(scripts/setup/podman.sh | tail -n 1)"
@@ -117,6 +122,7 @@ suite "container tasks as processes (ECS API, Fargate pipeline, crashes)" python
 suite "crash test (SIGKILL with executions in flight)" python3 "$root/tests/server/crash.py" --switchyard "$root/target/debug/switchyard"
 suite "Lambda crash test (functions and accepted events survive SIGKILL)" python3 "$root/tests/server/lambda_crash.py" --switchyard "$root/target/debug/switchyard"
 suite "Serverless examples through switchyard up" python3 "$root/tests/deploy/examples.py" --switchyard "$root/target/debug/switchyard"
+suite "Batch through boto3 and the AWS CLI (process, Slurm, Podman)" python3 "$root/tests/batch/batch_clients.py" --switchyard "$root/target/debug/switchyard" --backends process,slurm,podman
 
 # The closing line counts these suites; each printed its own counts above.
 echo "switchyard suites: $suites_passed passed, $suites_failed failed"

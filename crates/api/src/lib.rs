@@ -6,11 +6,12 @@
 //! neither the path nor the Host: SDKs prefix the host with `sync-` for StartSyncExecution.
 //!
 //! ```ignore
-//! let state = api::ApiState { catalog, runtime, functions, deployments, ecs: None };
+//! let state = api::ApiState { catalog, runtime, functions, deployments, ecs: None, batch };
 //! axum::serve(tokio::net::TcpListener::bind("127.0.0.1:8083").await?, api::router(state)).await?;
 //! ```
 
 mod arn;
+mod batch;
 mod constraints;
 pub mod deployments;
 mod ecs;
@@ -46,6 +47,8 @@ pub struct ApiState {
     pub deployments: Arc<deployments::Deployments>,
     /// ECS container tasks; `None` where the server runs none.
     pub ecs: Option<Arc<::ecs::Ecs>>,
+    /// AWS Batch: `/v1/...` REST paths.
+    pub batch: Arc<::batch::Batch>,
 }
 
 /// Bodies up to this size are read, so that the model's own limits (1 MiB definitions, 256 KiB
@@ -59,6 +62,8 @@ const ECS_TARGET: &str = "AmazonEC2ContainerServiceV20141113.";
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/", post(handle))
+        // REST paths: Batch.
+        .route("/v1/{operation}", post(batch::handle))
         .merge(deployments::router())
         // Unsigned requests to any other path are for the routes of deployed `http` events.
         .fallback(deployments::routes::serve)

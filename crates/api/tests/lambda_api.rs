@@ -77,8 +77,9 @@ impl Lambda {
         let functions = Arc::new(Functions::open(store.clone(), config, FunctionSet::new(), Arc::new(PlayedFunction)).expect("functions"));
         let catalog = Arc::new(Catalog::open(store.clone(), "us-east-1", "000000000000").expect("catalog"));
         let runtime = Arc::new(Runtime::open(store.clone(), Arc::new(NoTasks), RuntimeConfig::default()).expect("runtime"));
-        let deployments = Arc::new(api::deployments::Deployments::open(store, 0, Default::default()).expect("deployments"));
-        Lambda { router: router(ApiState { catalog, runtime, functions, deployments, ecs: None }) }
+        let deployments = Arc::new(api::deployments::Deployments::open(store.clone(), 0, Default::default()).expect("deployments"));
+        let batch = batch::Batch::open(store, batch::BatchConfig::new(std::env::temp_dir()), Default::default()).expect("batch");
+        Lambda { router: router(ApiState { catalog, runtime, functions, deployments, ecs: None, batch }) }
     }
 
     async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: impl Into<Vec<u8>>) -> Answer {

@@ -31,6 +31,8 @@ enum Command {
     Up(commands::up::UpArgs),
     /// Remove a deployed Serverless project.
     Remove(commands::up::RemoveArgs),
+    /// Show a server's Batch queues, jobs or compute environments (live with --watch).
+    Batch(commands::batch::BatchArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         Command::Up(args) => commands::up::up(args),
         Command::Remove(args) => commands::up::remove(args),
         Command::Logs(args) => commands::logs::logs(args),
+        Command::Batch(args) => commands::batch::batch(args),
     };
     match outcome {
         Ok(code) => code,

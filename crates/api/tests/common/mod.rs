@@ -54,7 +54,8 @@ impl Api {
         let catalog = Catalog::open(store.clone(), "us-east-1", "000000000000").unwrap();
         let deployments = Arc::new(Deployments::open(store.clone(), 0, MissedRuns::default()).unwrap());
         let functions = Arc::new(Functions::declared_only(compute::FunctionSet::new(), Arc::new(compute::ProcessRunner::new())));
-        Api { router: router(ApiState { catalog: Arc::new(catalog), runtime: runtime(store), functions, deployments, ecs: None }) }
+        let batch = batch::Batch::open(store.clone(), batch::BatchConfig::new(std::env::temp_dir()), Default::default()).unwrap();
+        Api { router: router(ApiState { catalog: Arc::new(catalog), runtime: runtime(store), functions, deployments, ecs: None, batch }) }
     }
 
     /// POSTs `body` with the given X-Amz-Target (none when `None`) and Host.

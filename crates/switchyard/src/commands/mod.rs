@@ -1,3 +1,5 @@
+pub mod batch;
+pub mod batch_setup;
 pub mod bench;
 pub mod containers;
 pub mod logs;

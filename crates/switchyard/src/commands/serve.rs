@@ -47,6 +47,8 @@ pub struct ServeArgs {
     missed_schedules: MissedRuns,
     #[command(flatten)]
     containers: super::containers::ContainerArgs,
+    #[command(flatten)]
+    batch: super::batch_setup::BatchArgs,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -100,6 +102,8 @@ pub struct ServerSettings {
     pub missed_schedules: MissedRuns,
     /// What runs container tasks.
     pub containers: super::containers::ContainerArgs,
+    /// How Batch compute environments run their jobs.
+    pub batch: super::batch_setup::BatchArgs,
 }
 
 /// Opens the store under the data dir and every service on it for a server listening at
@@ -113,19 +117,23 @@ pub fn assemble(settings: ServerSettings, address: std::net::SocketAddr) -> anyh
     let config = RuntimeConfig { region: settings.region.clone(), account: settings.account.clone(), ..RuntimeConfig::default() };
     let ecs = settings.containers.ecs(store.clone(), &settings.data_dir, &settings.region, &settings.account)?;
     tracing::info!(runner = ecs.runner_name(), "container tasks");
-    let tasks = LocalTasks::new(functions.clone(), None).with_service("ecs", Arc::new(EcsTasks::new(ecs.clone())));
+    let batch = settings.batch.open(store.clone(), &settings.data_dir, &settings.region, &settings.account)?;
+    let tasks = LocalTasks::new(functions.clone(), None)
+        .with_service("ecs", Arc::new(EcsTasks::new(ecs.clone())))
+        .with_service("batch", Arc::new(batch::BatchTasks::new(batch.clone())));
     let runtime = Arc::new(Runtime::open(store.clone(), Arc::new(tasks), config)?);
     let resumed_events = functions.resume_events()?;
     tracing::info!(resumed_events, "asynchronous invocations resumed");
     activity_push::start(catalog.clone(), runtime.clone(), functions.clone());
     let deployments = Arc::new(Deployments::open(store, chrono::Utc::now().timestamp_millis(), settings.missed_schedules)?);
-    let state = ApiState { catalog, runtime, functions, deployments, ecs: Some(ecs) };
+    let state = ApiState { catalog, runtime, functions, deployments, ecs: Some(ecs), batch };
     tokio::spawn(schedules::run(state.clone(), Arc::new(SystemClock)));
     Ok(state)
 }
 
 /// Serves `state` on `listener` until Ctrl-C or SIGTERM.
 pub async fn serve_until_stopped(listener: tokio::net::TcpListener, state: ApiState) -> anyhow::Result<()> {
+    let batch = state.batch.clone();
     let (stopping, mut stop) = tokio::sync::watch::channel(false);
     let serving = api::serve(listener, state, async move {
         stop_signal().await;
@@ -141,6 +149,7 @@ pub async fn serve_until_stopped(listener: tokio::net::TcpListener, state: ApiSt
         served = serving => served?,
         () = drained => tracing::warn!("requests still in flight after the grace period; stopping anyway"),
     }
+    batch.shut_down();
     tracing::info!("stopped; what was acknowledged is on disk");
     Ok(())
 }
@@ -152,7 +161,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
-        let settings = ServerSettings { data_dir: args.data_dir.clone(), region: args.region, account: args.account, functions, missed_schedules: args.missed_schedules, containers: args.containers };
+        let settings = ServerSettings { data_dir: args.data_dir.clone(), region: args.region, account: args.account, functions, missed_schedules: args.missed_schedules, containers: args.containers, batch: args.batch };
         let state = assemble(settings, listener.local_addr()?)?;
         let ready_ms = started.elapsed().as_secs_f64() * 1000.0;
         tracing::info!(listen = %args.listen, data_dir = %args.data_dir.display(), ready_ms, "switchyard serving");
