@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""End-to-end time of state machines made of Lambda Task states, against a running `switchyard serve`:
+a chain of 10 warm no-op functions, and 40 sequential light tasks (fib(10) in Python, the shape of
+Windmill's benchmark), each as a STANDARD execution started and awaited.
+
+    python3 tests/server/bench_chains.py --endpoint http://127.0.0.1:8083 [--runs 20]
+
+Prints the median and best wall-clock from StartExecution to the execution's end (polled every
+millisecond by DescribeExecution), after one warm-up run that starts the functions' environments.
+"""
+
+import argparse
+import io
+import json
+import statistics
+import time
+import uuid
+import zipfile
+
+import boto3
+
+NO_OP = "def handler(event, context):\n    return event\n"
+FIB = (
+    "def fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n\n"
+    "def handler(event, context):\n    return {'n': event.get('n', 10), 'fib': fib(event.get('n', 10))}\n"
+)
+ROLE = "arn:aws:iam::000000000000:role/bench"
+
+
+def code(source):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", source)
+    return buffer.getvalue()
+
+
+def chain(function_arn, length):
+    states = {}
+    for index in range(length):
+        state = {"Type": "Task", "Resource": function_arn}
+        if index + 1 < length:
+            state["Next"] = f"T{index + 1}"
+        else:
+            state["End"] = True
+        states[f"T{index}"] = state
+    return {"StartAt": "T0", "States": states}
+
+
+def timed_runs(sfn, machine_arn, runs):
+    times = []
+    for run in range(runs + 1):
+        started = time.perf_counter()
+        execution = sfn.start_execution(stateMachineArn=machine_arn, input=json.dumps({"n": 10}))["executionArn"]
+        while (status := sfn.describe_execution(executionArn=execution)["status"]) == "RUNNING":
+            time.sleep(0.001)
+        elapsed = time.perf_counter() - started
+        if status != "SUCCEEDED":
+            raise SystemExit(f"{execution} ended {status}")
+        if run > 0:
+            times.append(elapsed)
+    return times
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--endpoint", default="http://127.0.0.1:8083")
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args()
+    session = dict(endpoint_url=args.endpoint, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
+    lam, sfn = boto3.client("lambda", **session), boto3.client("stepfunctions", **session)
+    suffix = uuid.uuid4().hex[:8]
+    for label, source, length in (("10 warm no-op Lambda tasks", NO_OP, 10), ("40 sequential fib(10) tasks", FIB, 40)):
+        name = f"bench-{length}-{suffix}"
+        arn = lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler", Code={"ZipFile": code(source)})["FunctionArn"]
+        machine = sfn.create_state_machine(name=name, roleArn=ROLE, definition=json.dumps(chain(arn, length)))["stateMachineArn"]
+        times = timed_runs(sfn, machine, args.runs)
+        print(f"{label}: median {statistics.median(times) * 1000:.1f} ms, best {min(times) * 1000:.1f} ms ({args.runs} runs)")
+        sfn.delete_state_machine(stateMachineArn=machine)
+        lam.delete_function(FunctionName=name)
+
+
+if __name__ == "__main__":
+    main()
