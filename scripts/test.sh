@@ -41,6 +41,10 @@ fi
 python3 -c "import boto3" 2>/dev/null || pip install --quiet boto3
 command -v aws >/dev/null 2>&1 || pip install --quiet awscli
 need_apt libnss-myhostname
+# The external S3 server the S3 client suite also runs against (a 2-minute build, kept).
+s3s_fs_root=${S3S_FS_ROOT:-$HOME/.cache/switchyard/s3s-fs}
+s3s_fs=$s3s_fs_root/bin/s3s-fs
+[ -x "$s3s_fs" ] || cargo install s3s-fs --version 0.14.1 --locked --features binary --root "$s3s_fs_root"
 getent hosts sync-sfn.localhost >/dev/null || { echo "sync-sfn.localhost does not resolve (libnss-myhostname in /etc/nsswitch.conf?)" >&2; exit 1; }
 
 suites_passed=0
@@ -103,7 +107,30 @@ suite "Step Functions acceptance (boto3)" python3 "$acceptance/sfn_api.py" --end
 suite "AWS CLI and boto3 clients" python3 "$root/tests/server/clients.py" --endpoint "$endpoint"
 suite "conformance through the API" conformance_run --endpoint "http://127.0.0.1:$port"
 suite "TestState against AWS's recorded answers" python3 "$root/tests/server/test_state_replay.py" --endpoint "http://127.0.0.1:$port" --floor 130
+suite "S3 clients against the embedded store (boto3, aws s3)" python3 "$root/tests/s3/clients.py" --endpoint "http://127.0.0.1:$port"
+suite "aws-sdk:s3 tasks in a state machine" python3 "$root/tests/s3/tasks.py" --endpoint "http://127.0.0.1:$port"
 kill $server
+
+# The S3 suite again with signatures checked, then against an external S3 server (s3s-fs, built
+# once into a cache directory) to keep the suite honest about what S3 servers do.
+s3_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+s3_data=$(mktemp -d)
+"$root/target/debug/switchyard" serve --listen "127.0.0.1:$s3_port" --data-dir "$s3_data" --access-key AKIDSWITCHYARD --secret-key switchyard-test-secret 2> "$s3_data/server.log" &
+s3_server=$!
+trap 'kill $server $s3_server 2>/dev/null || true' EXIT
+for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$s3_port") 2>/dev/null && break; sleep 0.1; done
+suite "S3 clients with access keys (SigV4 checked)" python3 "$root/tests/s3/clients.py" --endpoint "http://127.0.0.1:$s3_port" --access-key AKIDSWITCHYARD --secret-key switchyard-test-secret
+kill $s3_server
+
+s3s_fs_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+s3s_fs_data=$(mktemp -d)
+"$s3s_fs" --host 127.0.0.1 --port "$s3s_fs_port" --access-key AKIDSWITCHYARD --secret-key switchyard-test-secret "$s3s_fs_data" 2> "$s3s_fs_data.log" &
+s3s_fs_server=$!
+trap 'kill $server $s3_server $s3s_fs_server 2>/dev/null || true' EXIT
+for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$s3s_fs_port") 2>/dev/null && break; sleep 0.1; done
+suite "S3 clients against s3s-fs (the external peer)" python3 "$root/tests/s3/clients.py" --endpoint "http://127.0.0.1:$s3s_fs_port" --access-key AKIDSWITCHYARD --secret-key switchyard-test-secret --no-virtual-host --peer
+kill $s3s_fs_server
+
 suite "crash test (SIGKILL with executions in flight)" python3 "$root/tests/server/crash.py" --switchyard "$root/target/debug/switchyard"
 
 # The closing line counts these suites; each printed its own counts above.

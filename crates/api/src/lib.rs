@@ -6,7 +6,7 @@
 //! neither the path nor the Host: SDKs prefix the host with `sync-` for StartSyncExecution.
 //!
 //! ```ignore
-//! let state = api::ApiState { catalog, runtime };
+//! let state = api::ApiState { catalog, runtime, s3: None };
 //! axum::serve(tokio::net::TcpListener::bind("127.0.0.1:8083").await?, api::router(state)).await?;
 //! ```
 
@@ -14,6 +14,7 @@ mod arn;
 mod constraints;
 mod error;
 mod pagination;
+mod s3;
 mod server;
 mod sfn;
 
@@ -29,6 +30,7 @@ use serde_json::json;
 use std::sync::Arc;
 
 pub use error::ApiError;
+pub use s3::S3Endpoint;
 pub use server::serve;
 
 /// What the API serves: the catalog (state machines, activities, tags) and the runtime
@@ -37,6 +39,8 @@ pub use server::serve;
 pub struct ApiState {
     pub catalog: Arc<Catalog>,
     pub runtime: Arc<Runtime>,
+    /// The embedded S3 store, when this server serves one.
+    pub s3: Option<S3Endpoint>,
 }
 
 /// Bodies up to this size are read, so that the model's own limits (1 MiB definitions, 256 KiB
@@ -46,7 +50,13 @@ const JSON_1_0: &str = "application/x-amz-json-1.0";
 const STEP_FUNCTIONS_TARGET: &str = "AWSStepFunctions.";
 
 pub fn router(state: ApiState) -> Router {
-    Router::new().route("/", post(handle)).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)).with_state(state)
+    let s3 = state.s3.clone();
+    Router::new()
+        .route("/", post(handle))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+        // S3 is recognised before any route: see `s3`.
+        .layer(axum::middleware::from_fn_with_state(s3, s3::route))
 }
 
 async fn handle(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -55,10 +65,17 @@ async fn handle(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) 
         Some(action) => sfn::call(&state, action, &body).await,
         None => Err(ApiError::unknown_operation(target)),
     };
-    let (status, body) = match outcome {
-        Ok(answer) => (StatusCode::OK, answer),
-        Err(error) => (error.status, json!({ "__type": error.error_type, "message": error.message })),
-    };
+    match outcome {
+        Ok(answer) => json_response(StatusCode::OK, answer),
+        Err(error) => error_response(error),
+    }
+}
+
+fn error_response(error: ApiError) -> Response {
+    json_response(error.status, json!({ "__type": error.error_type, "message": error.message }))
+}
+
+fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
     let headers = [("content-type", JSON_1_0.to_owned()), ("x-amzn-requestid", uuid::Uuid::new_v4().to_string())];
     (status, headers, body.to_string()).into_response()
 }

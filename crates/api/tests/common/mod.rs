@@ -49,7 +49,7 @@ impl Api {
     pub fn new() -> Api {
         let store = Arc::new(MemoryStore::new());
         let catalog = Catalog::open(store.clone(), "us-east-1", "000000000000").unwrap();
-        Api { router: router(ApiState { catalog: Arc::new(catalog), runtime: runtime(store) }) }
+        Api { router: router(ApiState { catalog: Arc::new(catalog), runtime: runtime(store), s3: None }) }
     }
 
     /// POSTs `body` with the given X-Amz-Target (none when `None`) and Host.

@@ -33,6 +33,13 @@ pub struct ServeArgs {
     /// A Lambda function as NAME=FILE.py:handler (repeatable).
     #[arg(long = "function", value_name = "NAME=FILE:HANDLER")]
     function: Vec<String>,
+    /// The access key id S3 requests must be signed with (SigV4); with --secret-key. Without
+    /// keys, the embedded S3 accepts any credentials.
+    #[arg(long, requires = "secret_key", env = "SWITCHYARD_ACCESS_KEY")]
+    access_key: Option<String>,
+    /// The secret access key S3 signatures are checked against.
+    #[arg(long, requires = "access_key", env = "SWITCHYARD_SECRET_KEY", hide_env_values = true)]
+    secret_key: Option<String>,
     /// Log lines as text or JSON (one object per line); SWITCHYARD_LOG filters them
     /// (e.g. `info`, `engine=debug`).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
@@ -79,12 +86,17 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&args.data_dir).with_context(|| format!("opening the store in {}", args.data_dir.display()))?);
         let catalog = Arc::new(Catalog::open(store.clone(), &args.region, &args.account)?);
         let config = RuntimeConfig { region: args.region.clone(), account: args.account.clone(), ..RuntimeConfig::default() };
-        let executions = Arc::new(Runtime::open(store, Arc::new(LocalTasks::new(functions, Box::new(ProcessRunner::new()), None)), config)?);
+        let objects = Arc::new(objects::Objects::open(&args.data_dir.join("objects")).with_context(|| format!("opening the object store in {}", args.data_dir.display()))?);
+        let s3_tasks = Arc::new(objects::tasks::S3Tasks::new(Arc::new(objects.clone()), tokio::runtime::Handle::current()));
+        let tasks = LocalTasks::new(functions, Box::new(ProcessRunner::new()), None).with_service("aws-sdk:s3", s3_tasks);
+        let executions = Arc::new(Runtime::open(store, Arc::new(tasks), config)?);
+        let access_key = args.access_key.zip(args.secret_key).map(|(access_key_id, secret_access_key)| objects::service::AccessKey { access_key_id, secret_access_key });
+        let s3 = Some(api::S3Endpoint::new(objects, access_key.as_ref()));
         let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
         let ready_ms = started.elapsed().as_secs_f64() * 1000.0;
         tracing::info!(listen = %args.listen, data_dir = %args.data_dir.display(), ready_ms, "switchyard serving");
         let (stopping, mut stop) = tokio::sync::watch::channel(false);
-        let serving = api::serve(listener, ApiState { catalog, runtime: executions }, async move {
+        let serving = api::serve(listener, ApiState { catalog, runtime: executions, s3 }, async move {
             stop_signal().await;
             let _ = stopping.send(true);
         });
