@@ -15,6 +15,7 @@ mod disk;
 mod error;
 mod list;
 mod multipart;
+pub mod items;
 pub mod service;
 mod store;
 pub mod tasks;
