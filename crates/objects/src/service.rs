@@ -121,7 +121,7 @@ impl S3 for EmbeddedS3 {
         let objects = self.objects.clone();
         let name = bucket.clone();
         objects.blocking(move |objects| objects.create_bucket(&name)).await.map_err(s3_error)?;
-        Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{bucket}")), ..Default::default() }))
+        Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{bucket}")) }))
     }
 
     async fn delete_bucket(&self, request: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
