@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 # Raise these as the implementation improves; a drop below them fails the run.
-conformance_result_floor=${CONFORMANCE_RESULT_FLOOR:-705}
-conformance_history_floor=${CONFORMANCE_HISTORY_FLOOR:-345}
+conformance_result_floor=${CONFORMANCE_RESULT_FLOOR:-712}
+conformance_history_floor=${CONFORMANCE_HISTORY_FLOOR:-350}
 
 need_apt() {
   local missing=()
@@ -116,7 +116,20 @@ suite "TestState against AWS's recorded answers" python3 "$root/tests/server/tes
 suite "Lambda acceptance (boto3)" python3 "$acceptance/lambda_api.py" --endpoint "http://127.0.0.1:$port"
 suite "Lambda through the AWS CLI, boto3, Task states and pushed activities" python3 "$root/tests/server/lambda_clients.py" \
   --endpoint "http://127.0.0.1:$port" --switchyard "$root/target/debug/switchyard" --data-dir "$data_dir"
+suite "S3 clients against the embedded store (boto3, aws s3)" python3 "$root/tests/s3/clients.py" --endpoint "http://127.0.0.1:$port"
+suite "aws-sdk:s3 tasks in a state machine" python3 "$root/tests/s3/tasks.py" --endpoint "http://127.0.0.1:$port"
 kill $server
+
+# The S3 suite again, on a server that checks signatures.
+s3_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+s3_data=$(mktemp -d)
+"$root/target/debug/switchyard" serve --listen "127.0.0.1:$s3_port" --data-dir "$s3_data" --access-key AKIDSWITCHYARD --secret-key switchyard-test-secret 2> "$s3_data/server.log" &
+s3_server=$!
+trap 'kill $server $s3_server 2>/dev/null || true' EXIT
+for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$s3_port") 2>/dev/null && break; sleep 0.1; done
+suite "S3 clients with access keys (SigV4 checked)" python3 "$root/tests/s3/clients.py" --endpoint "http://127.0.0.1:$s3_port" --access-key AKIDSWITCHYARD --secret-key switchyard-test-secret
+kill $s3_server
+
 suite "container tasks on Podman (ECS API, Fargate pipeline, crashes)" python3 "$root/tests/containers/ecs.py" --switchyard "$root/target/debug/switchyard" --runner engine
 suite "container tasks as processes (ECS API, Fargate pipeline, crashes)" python3 "$root/tests/containers/ecs.py" --switchyard "$root/target/debug/switchyard" --runner process
 suite "crash test (SIGKILL with executions in flight)" python3 "$root/tests/server/crash.py" --switchyard "$root/target/debug/switchyard"
