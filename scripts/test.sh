@@ -51,6 +51,10 @@ fi
 python3 -c "import boto3" 2>/dev/null || pip install --quiet boto3
 command -v aws >/dev/null 2>&1 || pip install --quiet awscli
 need_apt libnss-myhostname
+# The external S3 server the S3 client suite also runs against (a 2-minute build, kept).
+s3s_fs_root=${S3S_FS_ROOT:-$HOME/.cache/switchyard/s3s-fs}
+s3s_fs=$s3s_fs_root/bin/s3s-fs
+[ -x "$s3s_fs" ] || cargo install s3s-fs --version 0.14.1 --locked --features binary --root "$s3s_fs_root"
 getent hosts sync-sfn.localhost >/dev/null || { echo "sync-sfn.localhost does not resolve (libnss-myhostname in /etc/nsswitch.conf?)" >&2; exit 1; }
 
 suites_passed=0
@@ -119,6 +123,10 @@ suite "Lambda through the AWS CLI, boto3, Task states and pushed activities" pyt
 kill $server
 suite "container tasks on Podman (ECS API, Fargate pipeline, crashes)" python3 "$root/tests/containers/ecs.py" --switchyard "$root/target/debug/switchyard" --runner engine
 suite "container tasks as processes (ECS API, Fargate pipeline, crashes)" python3 "$root/tests/containers/ecs.py" --switchyard "$root/target/debug/switchyard" --runner process
+suite "S3 clients against the embedded store (boto3, aws s3)" python3 "$root/tests/s3/clients.py" --endpoint "http://127.0.0.1:$port"
+suite "aws-sdk:s3 tasks in a state machine" python3 "$root/tests/s3/tasks.py" --endpoint "http://127.0.0.1:$port"
+suite "S3 clients with access keys (SigV4 checked)" python3 "$root/tests/s3/clients.py" --endpoint "http://127.0.0.1:$s3_port" --access-key AKIDSWITCHYARD --secret-key switchyard-test-secret
+suite "S3 clients against s3s-fs (the external peer)" python3 "$root/tests/s3/clients.py" --endpoint "http://127.0.0.1:$s3s_fs_port" --access-key AKIDSWITCHYARD --secret-key switchyard-test-secret --no-virtual-host --peer
 suite "crash test (SIGKILL with executions in flight)" python3 "$root/tests/server/crash.py" --switchyard "$root/target/debug/switchyard"
 suite "Lambda crash test (functions and accepted events survive SIGKILL)" python3 "$root/tests/server/lambda_crash.py" --switchyard "$root/target/debug/switchyard"
 suite "Serverless examples through switchyard up" python3 "$root/tests/deploy/examples.py" --switchyard "$root/target/debug/switchyard"

@@ -6,7 +6,7 @@
 //! neither the path nor the Host: SDKs prefix the host with `sync-` for StartSyncExecution.
 //!
 //! ```ignore
-//! let state = api::ApiState { catalog, runtime, functions, deployments, ecs: None, batch };
+//! let state = api::ApiState { catalog, runtime, functions, deployments, ecs: None, batch, s3: None };
 //! axum::serve(tokio::net::TcpListener::bind("127.0.0.1:8083").await?, api::router(state)).await?;
 //! ```
 
@@ -18,6 +18,7 @@ mod ecs;
 mod error;
 mod lambda;
 mod pagination;
+mod s3;
 mod server;
 mod sfn;
 
@@ -34,6 +35,7 @@ use serde_json::json;
 use std::sync::Arc;
 
 pub use error::ApiError;
+pub use s3::S3Endpoint;
 pub use server::serve;
 
 /// What the API serves: the catalog (state machines, activities, tags), the runtime
@@ -49,6 +51,8 @@ pub struct ApiState {
     pub ecs: Option<Arc<::ecs::Ecs>>,
     /// AWS Batch: `/v1/...` REST paths.
     pub batch: Arc<::batch::Batch>,
+    /// The embedded S3 store, when this server serves one.
+    pub s3: Option<S3Endpoint>,
 }
 
 /// Bodies up to this size are read, so that the model's own limits (1 MiB definitions, 256 KiB
@@ -60,6 +64,7 @@ const STEP_FUNCTIONS_TARGET: &str = "AWSStepFunctions.";
 const ECS_TARGET: &str = "AmazonEC2ContainerServiceV20141113.";
 
 pub fn router(state: ApiState) -> Router {
+    let s3 = state.s3.clone();
     Router::new()
         .route("/", post(handle))
         // REST paths: Batch.
@@ -71,6 +76,8 @@ pub fn router(state: ApiState) -> Router {
         // REST paths: Lambda (with its own body limit, for zip uploads).
         .merge(lambda::routes())
         .with_state(state)
+        // S3 is recognised before any route: see `s3`.
+        .layer(axum::middleware::from_fn_with_state(s3, s3::route))
 }
 
 async fn handle(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> Response {

@@ -45,7 +45,7 @@ fn server(scratch: &Path) -> ApiState {
     let runner = compute::containers::ProcessRunner::open(scratch.join("containers"), "deployed-resources").unwrap();
     let region = Region { region: "us-east-1".into(), account: "000000000000".into() };
     let ecs = Ecs::open(store, Arc::new(runner), region, scratch.join("ecs-logs")).unwrap();
-    ApiState { catalog, runtime, functions, deployments, ecs: Some(ecs), batch }
+    ApiState { catalog, runtime, functions, deployments, ecs: Some(ecs), batch, s3: None }
 }
 
 fn resource(logical_id: &str, kind: ResourceKind, name: &str, arn: &str, properties: Value) -> Resource {

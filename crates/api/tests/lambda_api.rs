@@ -79,7 +79,7 @@ impl Lambda {
         let runtime = Arc::new(Runtime::open(store.clone(), Arc::new(NoTasks), RuntimeConfig::default()).expect("runtime"));
         let deployments = Arc::new(api::deployments::Deployments::open(store.clone(), 0, Default::default()).expect("deployments"));
         let batch = batch::Batch::open(store, batch::BatchConfig::new(std::env::temp_dir()), Default::default()).expect("batch");
-        Lambda { router: router(ApiState { catalog, runtime, functions, deployments, ecs: None, batch }) }
+        Lambda { router: router(ApiState { catalog, runtime, functions, deployments, ecs: None, batch, s3: None }) }
     }
 
     async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: impl Into<Vec<u8>>) -> Answer {

@@ -36,7 +36,7 @@ fn server(data_dir: &Path, now_ms: i64) -> (ApiState, Arc<dyn Store>) {
     let functions = Arc::new(Functions::declared_only(compute::FunctionSet::new(), Arc::new(compute::ProcessRunner::new())));
     let deployments = Arc::new(Deployments::open(store.clone(), now_ms, MissedRuns::All).unwrap());
     let batch = batch::Batch::open(store.clone(), batch::BatchConfig::new(std::env::temp_dir()), Default::default()).unwrap();
-    (ApiState { catalog, runtime, functions, deployments, ecs: None, batch }, store)
+    (ApiState { catalog, runtime, functions, deployments, ecs: None, batch, s3: None }, store)
 }
 
 fn plan() -> Plan {

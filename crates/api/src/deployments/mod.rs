@@ -13,6 +13,7 @@
 
 mod activities;
 mod batch;
+mod buckets;
 mod cloudformation;
 mod ecs;
 mod functions;
@@ -235,18 +236,20 @@ fn in_creation_order(resources: &[Resource]) -> Vec<&Resource> {
 }
 
 async fn apply_resource(state: &ApiState, resource: &Resource, previous: Option<&Resource>, project_dir: &str) -> Result<Outcome, String> {
-    match (service_of(resource.kind), &state.ecs) {
-        ("Batch", _) => batch::apply(&state.batch, resource, previous, project_dir).await.map_err(|error| error.to_string()),
-        ("ECS", Some(service)) => ecs::apply(service, resource, previous, project_dir).await.map_err(|error| error.to_string()),
-        ("CloudWatch Logs", _) => Ok(Outcome::new(kind_name(resource.kind), &resource.name, &resource.arn, Action::Unchanged).with_detail("accepted: task logs are kept by the server")),
-        (service, _) => Ok(pending(resource, service)),
+    match (resource.kind, &state.ecs, &state.s3) {
+        (ResourceKind::ComputeEnvironment | ResourceKind::JobQueue | ResourceKind::JobDefinition, _, _) => batch::apply(&state.batch, resource, previous, project_dir).await.map_err(|error| error.to_string()),
+        (ResourceKind::Cluster | ResourceKind::TaskDefinition | ResourceKind::EcsService, Some(service), _) => ecs::apply(service, resource, previous, project_dir).await.map_err(|error| error.to_string()),
+        (ResourceKind::Bucket, _, Some(s3)) => buckets::apply(&s3.objects, resource).map_err(|error| error.to_string()),
+        (ResourceKind::LogGroup, _, _) => Ok(Outcome::new(kind_name(resource.kind), &resource.name, &resource.arn, Action::Unchanged).with_detail("accepted: task logs are kept by the server")),
+        _ => Ok(pending(resource, service_of(resource.kind))),
     }
 }
 
 async fn remove_resource(state: &ApiState, resource: &Resource) -> Result<Outcome, String> {
-    match (service_of(resource.kind), &state.ecs) {
-        ("Batch", _) => batch::remove(&state.batch, resource).await.map_err(|error| error.to_string()),
-        ("ECS", Some(service)) => ecs::remove(service, resource).await.map_err(|error| error.to_string()),
+    match (resource.kind, &state.ecs, &state.s3) {
+        (ResourceKind::ComputeEnvironment | ResourceKind::JobQueue | ResourceKind::JobDefinition, _, _) => batch::remove(&state.batch, resource).await.map_err(|error| error.to_string()),
+        (ResourceKind::Cluster | ResourceKind::TaskDefinition | ResourceKind::EcsService, Some(service), _) => ecs::remove(service, resource).await.map_err(|error| error.to_string()),
+        (ResourceKind::Bucket, _, Some(s3)) => buckets::remove(&s3.objects, resource).map_err(|error| error.to_string()),
         _ => Ok(Outcome::new(kind_name(resource.kind), &resource.name, &resource.arn, Action::Removed)),
     }
 }

@@ -55,7 +55,7 @@ impl Api {
         let deployments = Arc::new(Deployments::open(store.clone(), 0, MissedRuns::default()).unwrap());
         let functions = Arc::new(Functions::declared_only(compute::FunctionSet::new(), Arc::new(compute::ProcessRunner::new())));
         let batch = batch::Batch::open(store.clone(), batch::BatchConfig::new(std::env::temp_dir()), Default::default()).unwrap();
-        Api { router: router(ApiState { catalog: Arc::new(catalog), runtime: runtime(store), functions, deployments, ecs: None, batch }) }
+        Api { router: router(ApiState { catalog: Arc::new(catalog), runtime: runtime(store), functions, deployments, ecs: None, batch, s3: None }) }
     }
 
     /// POSTs `body` with the given X-Amz-Target (none when `None`) and Host.

@@ -37,6 +37,13 @@ pub struct ServeArgs {
     /// A Lambda function as NAME=FILE.py:handler (repeatable).
     #[arg(long = "function", value_name = "NAME=FILE:HANDLER")]
     function: Vec<String>,
+    /// The access key id S3 requests must be signed with (SigV4); with --secret-key. Without
+    /// keys, the embedded S3 accepts any credentials.
+    #[arg(long, requires = "secret_key", env = "SWITCHYARD_ACCESS_KEY")]
+    access_key: Option<String>,
+    /// The secret access key S3 signatures are checked against.
+    #[arg(long, requires = "access_key", env = "SWITCHYARD_SECRET_KEY", hide_env_values = true)]
+    secret_key: Option<String>,
     /// Log lines as text or JSON (one object per line); SWITCHYARD_LOG filters them
     /// (e.g. `info`, `engine=debug`).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
@@ -104,6 +111,8 @@ pub struct ServerSettings {
     pub containers: super::containers::ContainerArgs,
     /// How Batch compute environments run their jobs.
     pub batch: super::batch_setup::BatchArgs,
+    /// The key S3 requests must be signed with; any signature (or none) is accepted without one.
+    pub s3_access_key: Option<objects::service::AccessKey>,
 }
 
 /// Opens the store under the data dir and every service on it for a server listening at
@@ -118,15 +127,18 @@ pub fn assemble(settings: ServerSettings, address: std::net::SocketAddr) -> anyh
     let ecs = settings.containers.ecs(store.clone(), &settings.data_dir, &settings.region, &settings.account)?;
     tracing::info!(runner = ecs.runner_name(), "container tasks");
     let batch = settings.batch.open(store.clone(), &settings.data_dir, &settings.region, &settings.account)?;
+    let objects = Arc::new(objects::Objects::open(&settings.data_dir.join("objects")).with_context(|| format!("opening the object store in {}", settings.data_dir.display()))?);
+    let s3_tasks = Arc::new(objects::tasks::S3Tasks::new(Arc::new(objects.clone()), tokio::runtime::Handle::current()));
     let tasks = LocalTasks::new(functions.clone(), None)
         .with_service("ecs", Arc::new(EcsTasks::new(ecs.clone())))
-        .with_service("batch", Arc::new(batch::BatchTasks::new(batch.clone())));
+        .with_service("batch", Arc::new(batch::BatchTasks::new(batch.clone())))
+        .with_service("aws-sdk:s3", s3_tasks);
     let runtime = Arc::new(Runtime::open(store.clone(), Arc::new(tasks), config)?);
     let resumed_events = functions.resume_events()?;
     tracing::info!(resumed_events, "asynchronous invocations resumed");
     activity_push::start(catalog.clone(), runtime.clone(), functions.clone());
     let deployments = Arc::new(Deployments::open(store, chrono::Utc::now().timestamp_millis(), settings.missed_schedules)?);
-    let state = ApiState { catalog, runtime, functions, deployments, ecs: Some(ecs), batch };
+    let state = ApiState { catalog, runtime, functions, deployments, ecs: Some(ecs), batch, s3: Some(api::S3Endpoint::new(objects, settings.s3_access_key.as_ref())) };
     tokio::spawn(schedules::run(state.clone(), Arc::new(SystemClock)));
     Ok(state)
 }
@@ -161,7 +173,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
-        let settings = ServerSettings { data_dir: args.data_dir.clone(), region: args.region, account: args.account, functions, missed_schedules: args.missed_schedules, containers: args.containers, batch: args.batch };
+        let s3_access_key = args.access_key.zip(args.secret_key).map(|(access_key_id, secret_access_key)| objects::service::AccessKey { access_key_id, secret_access_key });
+        let settings = ServerSettings { data_dir: args.data_dir.clone(), region: args.region, account: args.account, functions, missed_schedules: args.missed_schedules, containers: args.containers, batch: args.batch, s3_access_key };
         let state = assemble(settings, listener.local_addr()?)?;
         let ready_ms = started.elapsed().as_secs_f64() * 1000.0;
         tracing::info!(listen = %args.listen, data_dir = %args.data_dir.display(), ready_ms, "switchyard serving");

@@ -188,7 +188,7 @@ async fn deploy_in_foreground(args: &UpArgs, plan: Plan, started: Instant) -> an
     init_logs(LogFormat::Text);
     let address = listen_address(&args.endpoint)?;
     let listener = tokio::net::TcpListener::bind(&address).await.with_context(|| format!("listening on {address}"))?;
-    let settings = ServerSettings { data_dir: args.data_dir.clone(), region: plan.region.clone(), account: plan.account.clone(), functions: FunctionSet::new(), missed_schedules: args.missed_schedules, containers: args.containers.clone(), batch: args.batch.clone() };
+    let settings = ServerSettings { data_dir: args.data_dir.clone(), region: plan.region.clone(), account: plan.account.clone(), functions: FunctionSet::new(), missed_schedules: args.missed_schedules, containers: args.containers.clone(), batch: args.batch.clone(), s3_access_key: None };
     let state = assemble(settings, listener.local_addr()?)?;
     let applied = api::deployments::apply(&state, plan.clone(), chrono::Utc::now().timestamp_millis()).await.map_err(|_| anyhow!("the deployment of {} failed", plan.deployment_name()))?;
     print!("{}", summary::service_information(&plan, &serde_json::to_value(&applied)?, &args.endpoint));

@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""The aws-sdk:s3 task integration through a state machine on a running Switchyard: putObject,
+getObject, copyObject, listObjectsV2, and S3.NoSuchKeyException caught by a Catch.
+
+    python3 tests/s3/tasks.py --endpoint http://127.0.0.1:8083
+"""
+import argparse
+import hashlib
+import json
+import sys
+import time
+import uuid
+
+import boto3
+
+passed = failed = 0
+
+
+def check(name, function):
+    global passed, failed
+    try:
+        function()
+        passed += 1
+        print(f"PASS {name}")
+    except Exception as error:  # a failed check names what differed and goes on
+        failed += 1
+        print(f"FAIL {name}: {type(error).__name__}: {error}")
+
+
+def expect(actual, expected, what):
+    if actual != expected:
+        raise AssertionError(f"{what}: expected {expected!r}, got {actual!r}")
+
+
+DEFINITION = {
+    "StartAt": "Put",
+    "States": {
+        "Put": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:s3:putObject",
+            "Parameters": {"Bucket.$": "$.bucket", "Key": "in/params.json", "Body.$": "$.params"},
+            "ResultPath": "$.put",
+            "Next": "Copy",
+        },
+        "Copy": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:s3:copyObject",
+            "Parameters": {"Bucket.$": "$.bucket", "Key": "out/params.json", "CopySource.$": "States.Format('{}/in/params.json', $.bucket)"},
+            "ResultPath": "$.copy",
+            "Next": "Get",
+        },
+        "Get": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+            "Parameters": {"Bucket.$": "$.bucket", "Key": "out/params.json"},
+            "ResultSelector": {"Body.$": "States.StringToJson($.Body)", "ETag.$": "$.ETag", "ContentLength.$": "$.ContentLength"},
+            "ResultPath": "$.get",
+            "Next": "List",
+        },
+        "List": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:s3:listObjectsV2",
+            "Parameters": {"Bucket.$": "$.bucket", "Delimiter": "/"},
+            "ResultSelector": {"Prefixes.$": "$.CommonPrefixes[*].Prefix", "KeyCount.$": "$.KeyCount"},
+            "ResultPath": "$.list",
+            "Next": "Missing",
+        },
+        "Missing": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+            "Parameters": {"Bucket.$": "$.bucket", "Key": "no/such/key"},
+            "Catch": [{"ErrorEquals": ["S3.NoSuchKeyException"], "ResultPath": "$.missing", "Next": "Done"}],
+            "Next": "Done",
+        },
+        "Done": {"Type": "Succeed"},
+    },
+}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--endpoint", required=True)
+    args = parser.parse_args()
+    common = dict(endpoint_url=args.endpoint, region_name="us-east-1", aws_access_key_id="tasks", aws_secret_access_key="tasks")
+    s3 = boto3.client("s3", **common)
+    sfn = boto3.client("stepfunctions", **common)
+    bucket = f"tasks-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    machine = sfn.create_state_machine(name=f"s3-tasks-{uuid.uuid4().hex[:8]}", definition=json.dumps(DEFINITION), roleArn="arn:aws:iam::000000000000:role/r")
+    params = {"learning_rate": 0.1, "depth": 3}
+    execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input=json.dumps({"bucket": bucket, "params": params}))
+    for _ in range(200):
+        described = sfn.describe_execution(executionArn=execution["executionArn"])
+        if described["status"] != "RUNNING":
+            break
+        time.sleep(0.05)
+    output = json.loads(described.get("output", "null") or "null")
+
+    def succeeded():
+        expect(described["status"], "SUCCEEDED", f"status ({described.get('error')}: {described.get('cause')})")
+
+    def put_and_get():
+        text = json.dumps(params, separators=(",", ":"))
+        expect(output["put"]["ETag"], f'"{hashlib.md5(text.encode()).hexdigest()}"', "putObject ETag")
+        expect(output["get"]["Body"], params, "getObject Body of the copy")
+        expect(output["get"]["ContentLength"], len(text), "getObject ContentLength")
+        expect(s3.get_object(Bucket=bucket, Key="in/params.json")["Body"].read(), text.encode(), "the object as boto3 reads it")
+
+    def copy_and_list():
+        expect(output["copy"]["CopyObjectResult"]["ETag"], output["put"]["ETag"], "copyObject ETag")
+        expect(output["list"], {"Prefixes": ["in/", "out/"], "KeyCount": 2}, "listObjectsV2 with a delimiter")
+
+    def no_such_key():
+        expect(output["missing"]["Error"], "S3.NoSuchKeyException", "the error of a missing key")
+
+    check("the state machine succeeds", succeeded)
+    check("putObject then getObject", put_and_get)
+    check("copyObject and listObjectsV2", copy_and_list)
+    check("S3.NoSuchKeyException is caught", no_such_key)
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
