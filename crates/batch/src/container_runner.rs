@@ -27,6 +27,7 @@ impl JobRunner for ContainerJobRunner {
         let spec = ContainerSpec {
             image: launch.image.clone().unwrap_or_default(),
             command: launch.command.clone(),
+            working_dir: launch.working_dir.clone(),
             environment: launch.environment.clone(),
             vcpus: Some(f64::from(launch.demand.millicpus) / 1000.0),
             memory_mib: Some(launch.demand.memory_mib),

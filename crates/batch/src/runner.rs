@@ -12,6 +12,9 @@ pub struct Launch {
     pub attempt: u32,
     pub image: Option<String>,
     pub command: Vec<String>,
+    /// Where the command runs: a job definition's `workingDirectory` (a Switchyard extension that
+    /// `switchyard up` sets for the process runner, which has no image to start in).
+    pub working_dir: Option<String>,
     /// The container's environment plus Batch's own (AWS_BATCH_JOB_ID, ...).
     pub environment: Vec<(String, String)>,
     pub demand: Demand,

@@ -9,6 +9,7 @@ use crate::runner::{JobRunner, Launch, Progress, RunningAttempt};
 use crate::scheduler::{Effect, ScalerConfig, Scheduler};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
@@ -111,6 +112,11 @@ impl Batch {
     }
 
     /// Starts the driver thread; it runs until [`Batch::shut_down`].
+    /// The backend of environments that name none (`process`, `engine`, `slurm`).
+    pub fn default_backend(&self) -> &str {
+        &self.config.default_backend
+    }
+
     pub fn start(self: &Arc<Batch>) -> std::io::Result<std::thread::JoinHandle<()>> {
         let batch = self.clone();
         std::thread::Builder::new().name("batch-driver".into()).spawn(move || batch.drive())
@@ -270,6 +276,7 @@ impl Batch {
             attempt,
             image: detail.container.image.clone(),
             command: detail.container.command.clone(),
+            working_dir: detail.container.other.get("workingDirectory").and_then(Value::as_str).map(str::to_owned),
             environment: variables,
             demand: job.run.demand,
             timeout_seconds: detail.timeout.and_then(|timeout| timeout.attempt_duration_seconds),

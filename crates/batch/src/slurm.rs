@@ -229,6 +229,7 @@ mod tests {
             attempt: 1,
             image: Some("busybox".into()),
             command: vec!["echo".into(), "it's".into()],
+            working_dir: None,
             environment: vec![("A".into(), "x y".into())],
             demand: Demand { millicpus: 1500, memory_mib: 256, gpus: 1 },
             timeout_seconds: Some(61),

@@ -12,6 +12,10 @@
 //! - `DELETE /_switchyard/deployments/{name}`: removes everything a deployment made.
 
 mod activities;
+mod batch;
+mod buckets;
+mod cloudformation;
+mod ecs;
 mod functions;
 pub mod outcome;
 pub mod routes;
@@ -25,7 +29,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use deploy::plan::{Plan, ResourceKind};
+use deploy::plan::{Plan, Resource, ResourceKind};
 use outcome::{Action, Outcome};
 use routes::RouteTable;
 use schedules::{MissedRuns, ScheduleRecord, Schedules};
@@ -160,8 +164,10 @@ pub async fn apply(state: &ApiState, plan: Plan, now_ms: i64) -> Result<Applied,
         let outcome = functions::apply(&state.functions, function, &plan.account).await.map_err(|error| failed(&format!("function {}", function.name), error, &outcomes))?;
         outcomes.push(outcome);
     }
-    for resource in &plan.resources {
-        outcomes.push(Outcome::new(kind_name(resource.kind), &resource.name, &resource.arn, Action::Pending).with_detail(format!("the {} service is not part of this server", service_of(resource.kind))));
+    for resource in in_creation_order(&plan.resources) {
+        let previous = previous.as_ref().and_then(|previous| previous.resources.iter().find(|old| old.logical_id == resource.logical_id && old.kind == resource.kind));
+        let outcome = apply_resource(state, resource, previous, &plan.project_dir).await.map_err(|error| failed(&format!("{} {}", kind_name(resource.kind), resource.name), error, &outcomes))?;
+        outcomes.push(outcome);
     }
     if let Some(previous) = &previous {
         for machine in previous.state_machines.iter().filter(|old| !plan.state_machines.iter().any(|new| new.arn == old.arn)) {
@@ -172,6 +178,10 @@ pub async fn apply(state: &ApiState, plan: Plan, now_ms: i64) -> Result<Applied,
         }
         for function in previous.functions.iter().filter(|old| !plan.functions.iter().any(|new| new.name == old.name)) {
             outcomes.push(functions::remove(&state.functions, function).await.map_err(|error| failed(&format!("removing function {}", function.name), error, &outcomes))?);
+        }
+        let dropped: Vec<Resource> = previous.resources.iter().filter(|old| !plan.resources.iter().any(|new| new.logical_id == old.logical_id && new.kind == old.kind)).cloned().collect();
+        for resource in in_creation_order(&dropped).into_iter().rev() {
+            outcomes.push(remove_resource(state, resource).await.map_err(|error| failed(&format!("removing {} {}", kind_name(resource.kind), resource.name), error, &outcomes))?);
         }
     }
     let (records, mut writes) = deployments.schedules.prepare(&name, &plan.schedules, now_ms);
@@ -200,6 +210,9 @@ pub async fn remove(state: &ApiState, name: &str) -> Result<Option<Vec<Outcome>>
     for function in &plan.functions {
         outcomes.push(functions::remove(&state.functions, function).await.map_err(|error| failed(&format!("removing function {}", function.name), error, &outcomes))?);
     }
+    for resource in in_creation_order(&plan.resources).into_iter().rev() {
+        outcomes.push(remove_resource(state, resource).await.map_err(|error| failed(&format!("removing {} {}", kind_name(resource.kind), resource.name), error, &outcomes))?);
+    }
     let (_, mut writes) = deployments.schedules.prepare(name, &[], 0);
     writes.push(Write::DeleteDocument { kind: DEPLOYMENT_KIND.to_owned(), key: name.to_owned() });
     durably(deployments.store.as_ref(), writes).await.map_err(|error| failed("recording the removal", error, &outcomes))?;
@@ -207,6 +220,42 @@ pub async fn remove(state: &ApiState, name: &str) -> Result<Option<Vec<Outcome>>
     deployments.routes.replace(name, Vec::new());
     deployments.plans().remove(name);
     Ok(Some(outcomes))
+}
+
+/// Resources ordered so that each comes after those it names (a queue after its compute
+/// environments, a task definition after its cluster); removal goes the other way.
+fn in_creation_order(resources: &[Resource]) -> Vec<&Resource> {
+    let rank = |kind: ResourceKind| match kind {
+        ResourceKind::ComputeEnvironment | ResourceKind::Cluster | ResourceKind::Bucket | ResourceKind::LogGroup => 0,
+        ResourceKind::JobQueue | ResourceKind::TaskDefinition => 1,
+        ResourceKind::JobDefinition | ResourceKind::EcsService => 2,
+    };
+    let mut ordered: Vec<&Resource> = resources.iter().collect();
+    ordered.sort_by_key(|resource| rank(resource.kind));
+    ordered
+}
+
+async fn apply_resource(state: &ApiState, resource: &Resource, previous: Option<&Resource>, project_dir: &str) -> Result<Outcome, String> {
+    match (resource.kind, &state.ecs, &state.s3) {
+        (ResourceKind::ComputeEnvironment | ResourceKind::JobQueue | ResourceKind::JobDefinition, _, _) => batch::apply(&state.batch, resource, previous, project_dir).await.map_err(|error| error.to_string()),
+        (ResourceKind::Cluster | ResourceKind::TaskDefinition | ResourceKind::EcsService, Some(service), _) => ecs::apply(service, resource, previous, project_dir).await.map_err(|error| error.to_string()),
+        (ResourceKind::Bucket, _, Some(s3)) => buckets::apply(&s3.objects, resource).map_err(|error| error.to_string()),
+        (ResourceKind::LogGroup, _, _) => Ok(Outcome::new(kind_name(resource.kind), &resource.name, &resource.arn, Action::Unchanged).with_detail("accepted: task logs are kept by the server")),
+        _ => Ok(pending(resource, service_of(resource.kind))),
+    }
+}
+
+async fn remove_resource(state: &ApiState, resource: &Resource) -> Result<Outcome, String> {
+    match (resource.kind, &state.ecs, &state.s3) {
+        (ResourceKind::ComputeEnvironment | ResourceKind::JobQueue | ResourceKind::JobDefinition, _, _) => batch::remove(&state.batch, resource).await.map_err(|error| error.to_string()),
+        (ResourceKind::Cluster | ResourceKind::TaskDefinition | ResourceKind::EcsService, Some(service), _) => ecs::remove(service, resource).await.map_err(|error| error.to_string()),
+        (ResourceKind::Bucket, _, Some(s3)) => buckets::remove(&s3.objects, resource).map_err(|error| error.to_string()),
+        _ => Ok(Outcome::new(kind_name(resource.kind), &resource.name, &resource.arn, Action::Removed)),
+    }
+}
+
+fn pending(resource: &Resource, service: &str) -> Outcome {
+    Outcome::new(kind_name(resource.kind), &resource.name, &resource.arn, Action::Pending).with_detail(format!("the {service} service is not part of this server"))
 }
 
 fn kind_name(kind: ResourceKind) -> &'static str {

@@ -23,11 +23,13 @@ pub struct S3Endpoint {
     /// Whether signatures are checked (access keys are configured). When not, signatures are
     /// removed before `s3s` sees the request, so that any credentials are accepted.
     verifies_signatures: bool,
+    /// The store itself, for what deploys buckets in-process.
+    pub objects: Arc<Objects>,
 }
 
 impl S3Endpoint {
     pub fn new(objects: Arc<Objects>, key: Option<&AccessKey>) -> S3Endpoint {
-        S3Endpoint { service: objects::service::build(objects, key), verifies_signatures: key.is_some() }
+        S3Endpoint { service: objects::service::build(objects.clone(), key), verifies_signatures: key.is_some(), objects }
     }
 
     async fn call(&self, request: Request) -> Response {

@@ -132,7 +132,8 @@ pub fn assemble(settings: ServerSettings, address: std::net::SocketAddr) -> anyh
     let tasks = LocalTasks::new(functions.clone(), None)
         .with_service("aws-sdk:s3", s3_tasks)
         .with_service("ecs", Arc::new(EcsTasks::new(ecs.clone())))
-        .with_service("batch", Arc::new(batch::BatchTasks::new(batch.clone())));
+        .with_service("batch", Arc::new(batch::BatchTasks::new(batch.clone())))
+        .with_service("aws-sdk:s3", s3_tasks);
     let runtime = Arc::new(Runtime::open(store.clone(), Arc::new(tasks), config)?);
     let resumed_events = functions.resume_events()?;
     tracing::info!(resumed_events, "asynchronous invocations resumed");
