@@ -14,6 +14,7 @@ mod output;
 mod pool;
 mod report;
 mod runtime_api;
+pub mod sdk_environment;
 
 pub use function::{Concurrency, FunctionSet, FunctionSpec, HandlerSource, Runtime, RuntimeFamily};
 pub use invocation::{Cancellation, FailureKind, FunctionError, FunctionRunner, Invocation, Outcome};

@@ -19,6 +19,7 @@
 mod engine;
 mod logs;
 mod process;
+mod with_environment;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -31,6 +32,7 @@ use crate::invocation::Cancellation;
 
 pub use engine::{EngineConfig, EngineRunner, PullPolicy};
 pub use process::ProcessRunner;
+pub use with_environment::WithEnvironment;
 
 /// Every container Switchyard starts has this label; its value names the Switchyard instance (its
 /// data directory) that owns the container, so that instances sharing one engine leave each

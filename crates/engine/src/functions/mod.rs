@@ -13,6 +13,7 @@ pub mod logs;
 
 use crate::catalog::Tag;
 use code::{Code, CodeStore};
+use compute::sdk_environment::sdk_environment;
 use compute::{Cancellation, Concurrency, FunctionRunner, FunctionSet, FunctionSpec, HandlerSource, Invocation, Outcome, Runtime};
 use logs::InvocationLogs;
 use serde::{Deserialize, Serialize};
@@ -33,7 +34,6 @@ const EVENT_KIND: &str = "function-event";
 const MAX_EVENT_AGE: Duration = Duration::from_secs(6 * 3600);
 const MAX_THROTTLE_BACKOFF: Duration = Duration::from_secs(60);
 /// Dummy credentials for the AWS SDKs inside functions: this server does not check signatures.
-const SDK_CREDENTIAL: &str = "switchyard";
 
 /// Errors in the terms of Lambda's API.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -494,16 +494,7 @@ impl Functions {
     /// The endpoint and dummy credentials that point AWS SDKs inside the function at this
     /// server; the function's own variables win.
     fn with_sdk_environment(&self, mut spec: FunctionSpec) -> FunctionSpec {
-        let mut environment = BTreeMap::new();
-        if let Some(endpoint) = &self.config.endpoint {
-            environment.insert("AWS_ENDPOINT_URL".to_owned(), endpoint.clone());
-        }
-        for variable in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] {
-            environment.insert(variable.to_owned(), SDK_CREDENTIAL.to_owned());
-        }
-        for variable in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
-            environment.insert(variable.to_owned(), spec.region().to_owned());
-        }
+        let mut environment: BTreeMap<String, String> = sdk_environment(self.config.endpoint.as_deref(), spec.region()).into_iter().collect();
         environment.append(&mut spec.environment);
         spec.environment = environment;
         spec

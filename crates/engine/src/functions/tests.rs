@@ -1,4 +1,5 @@
 use super::*;
+use compute::sdk_environment::SDK_CREDENTIAL;
 use compute::{Outcome, FunctionSpec as Spec};
 use std::io::Write as _;
 

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use batch::{Batch, BatchConfig, ContainerJobRunner, JobRunner, ScalerConfig, SlurmRunner, SlurmSettings};
-use compute::containers::{ContainerRunner, EngineConfig, EngineRunner, ProcessRunner};
+use compute::containers::{ContainerRunner, EngineConfig, EngineRunner, ProcessRunner, WithEnvironment};
 use clap::Args;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -58,7 +58,9 @@ fn milliseconds(seconds: f64) -> i64 {
 }
 
 impl BatchArgs {
-    pub fn open(&self, store: Arc<dyn Store>, data_dir: &Path, region: &str, account: &str) -> anyhow::Result<Arc<Batch>> {
+    /// Jobs get `environment` (the SDK endpoint and credentials) under their own variables.
+    pub fn open(&self, store: Arc<dyn Store>, data_dir: &Path, region: &str, account: &str, environment: Vec<(String, String)>) -> anyhow::Result<Arc<Batch>> {
+        let with_environment = |runner: Arc<dyn ContainerRunner>| -> Arc<dyn ContainerRunner> { Arc::new(WithEnvironment::new(runner, environment.clone())) };
         let mut config = BatchConfig::new(data_dir.join("batch-logs"));
         config.region = region.to_owned();
         config.account = account.to_owned();
@@ -82,13 +84,13 @@ impl BatchArgs {
             slurm_conf: self.batch_slurm_conf.clone(),
         };
         let processes = ProcessRunner::open(data_dir.join("batch-processes"), BATCH_OWNER).context("the process runner of Batch jobs")?.with_working_dir(workdir);
-        runners.insert("process".into(), container_runner(Arc::new(processes)));
+        runners.insert("process".into(), container_runner(with_environment(Arc::new(processes))));
         // Docker or Podman when one answers (DOCKER_HOST or the usual sockets). The engine client
         // owns a runtime, which must not be dropped (when no engine answers) on an async worker.
         let engine = std::thread::scope(|scope| scope.spawn(|| EngineRunner::connect(EngineConfig::new(BATCH_OWNER))).join());
         match engine.map_err(|_| anyhow::anyhow!("connecting to the container engine panicked"))? {
             Ok(engine) => {
-                let engine: Arc<dyn ContainerRunner> = Arc::new(engine);
+                let engine = with_environment(Arc::new(engine));
                 runners.insert(engine.name().to_owned(), container_runner(engine.clone()));
                 runners.insert("container".into(), container_runner(engine));
             }

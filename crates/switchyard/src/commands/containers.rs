@@ -2,7 +2,7 @@
 
 use anyhow::{anyhow, Context};
 use clap::{Args, ValueEnum};
-use compute::containers::{ContainerRunner, EngineConfig, EngineRunner, ProcessRunner, PullPolicy};
+use compute::containers::{ContainerRunner, EngineConfig, EngineRunner, ProcessRunner, PullPolicy, WithEnvironment};
 use ecs::{Ecs, Region};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -76,8 +76,9 @@ impl ContainerArgs {
     }
 
     /// The ECS service over the chosen runner, its tasks in `store` and its logs under `data_dir`.
-    pub fn ecs(&self, store: Arc<dyn Store>, data_dir: &Path, region: &str, account: &str) -> anyhow::Result<Arc<Ecs>> {
-        let runner = self.runner(data_dir)?;
+    /// Containers get `environment` (the SDK endpoint and credentials) under their own variables.
+    pub fn ecs(&self, store: Arc<dyn Store>, data_dir: &Path, region: &str, account: &str, environment: Vec<(String, String)>) -> anyhow::Result<Arc<Ecs>> {
+        let runner: Arc<dyn ContainerRunner> = Arc::new(WithEnvironment::new(self.runner(data_dir)?, environment));
         let region = Region { region: region.to_owned(), account: account.to_owned() };
         let ecs = Ecs::open(store, runner, region, data_dir.join("logs").join("ecs")).context("opening the ECS service")?;
         for argument in &self.task_definitions {

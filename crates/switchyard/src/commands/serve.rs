@@ -124,16 +124,16 @@ pub fn assemble(settings: ServerSettings, address: std::net::SocketAddr) -> anyh
     let functions_config = FunctionsConfig { region: settings.region.clone(), account: settings.account.clone(), data_dir: Some(settings.data_dir.clone()), endpoint: Some(endpoint_of(address)) };
     let functions = Arc::new(Functions::open(store.clone(), functions_config, settings.functions, Arc::new(ProcessRunner::new()))?);
     let config = RuntimeConfig { region: settings.region.clone(), account: settings.account.clone(), ..RuntimeConfig::default() };
-    let ecs = settings.containers.ecs(store.clone(), &settings.data_dir, &settings.region, &settings.account)?;
+    let tasks_environment = compute::sdk_environment::sdk_environment(Some(&endpoint_of(address)), &settings.region);
+    let ecs = settings.containers.ecs(store.clone(), &settings.data_dir, &settings.region, &settings.account, tasks_environment.clone())?;
     tracing::info!(runner = ecs.runner_name(), "container tasks");
-    let batch = settings.batch.open(store.clone(), &settings.data_dir, &settings.region, &settings.account)?;
+    let batch = settings.batch.open(store.clone(), &settings.data_dir, &settings.region, &settings.account, tasks_environment)?;
     let objects = Arc::new(objects::Objects::open(&settings.data_dir.join("objects")).with_context(|| format!("opening the object store in {}", settings.data_dir.display()))?);
     let s3_tasks = Arc::new(objects::tasks::S3Tasks::new(Arc::new(objects.clone()), tokio::runtime::Handle::current()));
     let tasks = LocalTasks::new(functions.clone(), None)
         .with_service("aws-sdk:s3", s3_tasks)
         .with_service("ecs", Arc::new(EcsTasks::new(ecs.clone())))
-        .with_service("batch", Arc::new(batch::BatchTasks::new(batch.clone())))
-        .with_service("aws-sdk:s3", s3_tasks);
+        .with_service("batch", Arc::new(batch::BatchTasks::new(batch.clone())));
     let runtime = Arc::new(Runtime::open(store.clone(), Arc::new(tasks), config)?);
     let resumed_events = functions.resume_events()?;
     tracing::info!(resumed_events, "asynchronous invocations resumed");

@@ -23,7 +23,7 @@ pub fn local_dispatcher(args: &RunArgs) -> anyhow::Result<Arc<dyn TaskDispatcher
         _ => None,
     };
     let functions = Functions::declared_only(load_functions(args.functions.as_deref(), &args.function)?, Arc::new(ProcessRunner::new()));
-    let ecs = args.containers.ecs(Arc::new(MemoryStore::new()), &run_scratch_dir(), "us-east-1", "000000000000")?;
+    let ecs = args.containers.ecs(Arc::new(MemoryStore::new()), &run_scratch_dir(), "us-east-1", "000000000000", Vec::new())?;
     Ok(Arc::new(LocalTasks::new(Arc::new(functions), mocks).with_service("ecs", Arc::new(EcsTasks::new(ecs)))))
 }
 
