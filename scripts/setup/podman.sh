@@ -20,7 +20,9 @@ export CONTAINERS_CONF=$directory/containers.conf
 answers() { curl -sf --unix-socket "$socket" http://d/_ping >/dev/null 2>&1; }
 if ! answers; then
   rm -f "$socket"
-  setsid podman --runtime runc --cgroup-manager cgroupfs system service --time=0 "unix://$socket" >"$directory/service.log" 2>&1 < /dev/null &
+  # From /: conmon inherits the service's working directory and fails when it has gone (a deleted
+  # checkout or temporary directory).
+  (cd / && exec setsid podman --runtime runc --cgroup-manager cgroupfs system service --time=0 "unix://$socket" >"$directory/service.log" 2>&1 < /dev/null) &
   echo $! > "$directory/service.pid"
   for _ in $(seq 100); do answers && break; sleep 0.1; done
   answers || { echo "the podman service did not answer; see $directory/service.log" >&2; exit 1; }
