@@ -33,7 +33,6 @@ const EVENT_KIND: &str = "function-event";
 /// Lambda keeps retrying a throttled asynchronous invocation for up to six hours.
 const MAX_EVENT_AGE: Duration = Duration::from_secs(6 * 3600);
 const MAX_THROTTLE_BACKOFF: Duration = Duration::from_secs(60);
-/// Dummy credentials for the AWS SDKs inside functions: this server does not check signatures.
 
 /// Errors in the terms of Lambda's API.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -48,14 +48,21 @@ pub struct ServeArgs {
     /// (e.g. `info`, `engine=debug`).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    #[command(flatten)]
+    services: ServiceArgs,
+}
+
+/// How a server runs schedules, container tasks and Batch jobs, whether `serve` or `up` starts it.
+#[derive(Args, Clone)]
+pub struct ServiceArgs {
     /// Scheduled firings that fell due while no server ran: fire the latest only, all of them,
     /// or skip them.
     #[arg(long, default_value = "latest", value_parser = clap::value_parser!(MissedRuns))]
-    missed_schedules: MissedRuns,
+    pub missed_schedules: MissedRuns,
     #[command(flatten)]
-    containers: super::containers::ContainerArgs,
+    pub containers: super::containers::ContainerArgs,
     #[command(flatten)]
-    batch: super::batch_setup::BatchArgs,
+    pub batch: super::batch_setup::BatchArgs,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -106,11 +113,7 @@ pub struct ServerSettings {
     pub account: String,
     /// Functions declared on the command line (besides those created through the Lambda API).
     pub functions: FunctionSet,
-    pub missed_schedules: MissedRuns,
-    /// What runs container tasks.
-    pub containers: super::containers::ContainerArgs,
-    /// How Batch compute environments run their jobs.
-    pub batch: super::batch_setup::BatchArgs,
+    pub services: ServiceArgs,
     /// The access key S3 requests must be signed with; any signature is accepted without one.
     pub s3_access_key: Option<objects::service::AccessKey>,
 }
@@ -125,9 +128,9 @@ pub fn assemble(settings: ServerSettings, address: std::net::SocketAddr) -> anyh
     let functions = Arc::new(Functions::open(store.clone(), functions_config, settings.functions, Arc::new(ProcessRunner::new()))?);
     let config = RuntimeConfig { region: settings.region.clone(), account: settings.account.clone(), ..RuntimeConfig::default() };
     let tasks_environment = compute::sdk_environment::sdk_environment(Some(&endpoint_of(address)), &settings.region);
-    let ecs = settings.containers.ecs(store.clone(), &settings.data_dir, &settings.region, &settings.account, tasks_environment.clone())?;
+    let ecs = settings.services.containers.ecs(store.clone(), &settings.data_dir, &settings.region, &settings.account, tasks_environment.clone())?;
     tracing::info!(runner = ecs.runner_name(), "container tasks");
-    let batch = settings.batch.open(store.clone(), &settings.data_dir, &settings.region, &settings.account, tasks_environment)?;
+    let batch = settings.services.batch.open(store.clone(), &settings.data_dir, &settings.region, &settings.account, tasks_environment)?;
     let objects = Arc::new(objects::Objects::open(&settings.data_dir.join("objects")).with_context(|| format!("opening the object store in {}", settings.data_dir.display()))?);
     let s3_tasks = Arc::new(objects::tasks::S3Tasks::new(Arc::new(objects.clone()), tokio::runtime::Handle::current()));
     let tasks = LocalTasks::new(functions.clone(), None)
@@ -138,7 +141,7 @@ pub fn assemble(settings: ServerSettings, address: std::net::SocketAddr) -> anyh
     let resumed_events = functions.resume_events()?;
     tracing::info!(resumed_events, "asynchronous invocations resumed");
     activity_push::start(catalog.clone(), runtime.clone(), functions.clone());
-    let deployments = Arc::new(Deployments::open(store, chrono::Utc::now().timestamp_millis(), settings.missed_schedules)?);
+    let deployments = Arc::new(Deployments::open(store, chrono::Utc::now().timestamp_millis(), settings.services.missed_schedules)?);
     let state = ApiState { catalog, runtime, functions, deployments, ecs: Some(ecs), batch, s3: Some(api::S3Endpoint::new(objects, settings.s3_access_key.as_ref())) };
     tokio::spawn(schedules::run(state.clone(), Arc::new(SystemClock)));
     Ok(state)
@@ -175,7 +178,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
         let s3_access_key = args.access_key.zip(args.secret_key).map(|(access_key_id, secret_access_key)| objects::service::AccessKey { access_key_id, secret_access_key });
-        let settings = ServerSettings { data_dir: args.data_dir.clone(), region: args.region, account: args.account, functions, missed_schedules: args.missed_schedules, containers: args.containers, batch: args.batch, s3_access_key };
+        let settings = ServerSettings { data_dir: args.data_dir.clone(), region: args.region, account: args.account, functions, services: args.services, s3_access_key };
         let state = assemble(settings, listener.local_addr()?)?;
         let ready_ms = started.elapsed().as_secs_f64() * 1000.0;
         tracing::info!(listen = %args.listen, data_dir = %args.data_dir.display(), ready_ms, "switchyard serving");

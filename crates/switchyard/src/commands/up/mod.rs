@@ -6,7 +6,7 @@ mod client;
 mod progress;
 mod summary;
 
-use super::serve::{assemble, init_logs, serve_until_stopped, LogFormat, ServerSettings};
+use super::serve::{assemble, init_logs, serve_until_stopped, LogFormat, ServerSettings, ServiceArgs};
 use anyhow::{anyhow, bail, Context};
 use api::deployments::schedules::MissedRuns;
 use clap::Args;
@@ -42,13 +42,9 @@ pub struct UpArgs {
     /// Where a started server keeps its state.
     #[arg(long, default_value = "./.switchyard")]
     data_dir: PathBuf,
-    /// A started server's policy for scheduled firings missed while it was down.
-    #[arg(long, default_value = "latest", value_parser = clap::value_parser!(MissedRuns))]
-    missed_schedules: MissedRuns,
+    /// What a started server runs with.
     #[command(flatten)]
-    containers: super::containers::ContainerArgs,
-    #[command(flatten)]
-    batch: super::batch_setup::BatchArgs,
+    services: ServiceArgs,
 }
 
 #[derive(Args)]
@@ -153,7 +149,7 @@ async fn start_detached(args: &UpArgs, plan: &Plan) -> anyhow::Result<()> {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
     let mut command = std::process::Command::new(std::env::current_exe()?);
     command
-        .args(["serve", "--listen", &listen_address(&args.endpoint)?, "--missed-schedules", missed_name(args.missed_schedules)])
+        .args(["serve", "--listen", &listen_address(&args.endpoint)?, "--missed-schedules", missed_name(args.services.missed_schedules)])
         .args(["--region", &plan.region, "--account", &plan.account])
         .arg("--data-dir")
         .arg(&args.data_dir)
@@ -188,7 +184,7 @@ async fn deploy_in_foreground(args: &UpArgs, plan: Plan, started: Instant) -> an
     init_logs(LogFormat::Text);
     let address = listen_address(&args.endpoint)?;
     let listener = tokio::net::TcpListener::bind(&address).await.with_context(|| format!("listening on {address}"))?;
-    let settings = ServerSettings { data_dir: args.data_dir.clone(), region: plan.region.clone(), account: plan.account.clone(), functions: FunctionSet::new(), missed_schedules: args.missed_schedules, containers: args.containers.clone(), batch: args.batch.clone(), s3_access_key: None };
+    let settings = ServerSettings { data_dir: args.data_dir.clone(), region: plan.region.clone(), account: plan.account.clone(), functions: FunctionSet::new(), services: args.services.clone(), s3_access_key: None };
     let state = assemble(settings, listener.local_addr()?)?;
     let applied = api::deployments::apply(&state, plan.clone(), chrono::Utc::now().timestamp_millis()).await.map_err(|_| anyhow!("the deployment of {} failed", plan.deployment_name()))?;
     print!("{}", summary::service_information(&plan, &serde_json::to_value(&applied)?, &args.endpoint));
