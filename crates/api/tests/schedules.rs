@@ -101,7 +101,7 @@ async fn a_minute_rate_fires_ten_times_in_ten_minutes_across_two_restarts() {
     stale.next_ms = start_ms + 10 * MINUTE_MS;
     drop(state);
     let (state, store) = server(&data_dir, now);
-    deployments::durably(store.as_ref(), vec![Write::PutDocument(store::Document { kind: SCHEDULE_KIND.into(), key: stale.schedule.id.clone(), body: serde_json::to_string(&stale).unwrap() })]).await.unwrap();
+    store::commit(store.as_ref(), vec![Write::PutDocument(store::Document { kind: SCHEDULE_KIND.into(), key: stale.schedule.id.clone(), body: serde_json::to_string(&stale).unwrap() })]).await.unwrap();
     drop(state);
     let (state, _) = server(&data_dir, now);
     schedules::tick(&state, now).await;

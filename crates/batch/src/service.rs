@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 use store::{Document, Store, Write};
 
@@ -139,10 +139,7 @@ impl Batch {
 
     /// Makes `writes` durable before returning.
     pub(crate) fn write(&self, writes: Vec<Write>) -> BatchResult<()> {
-        let (done, acknowledged) = mpsc::channel();
-        self.store.submit(writes, Box::new(move |result| drop(done.send(result))));
-        acknowledged.recv().map_err(|_| BatchError::server("the store stopped"))??;
-        Ok(())
+        Ok(store::commit_blocking(self.store.as_ref(), writes)?)
     }
 
     /// Writes what the scheduler changed, without waiting (the order of batches is kept).

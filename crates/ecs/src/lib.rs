@@ -99,14 +99,7 @@ impl Ecs {
 
     /// Makes `writes` durable, blocking until the store has them.
     fn persist(&self, writes: Vec<Write>) -> Result<(), EcsError> {
-        let (acknowledge, acknowledged) = std::sync::mpsc::sync_channel(1);
-        self.store.submit(
-            writes,
-            Box::new(move |outcome| {
-                let _ = acknowledge.send(outcome);
-            }),
-        );
-        acknowledged.recv().map_err(|_| EcsError::server("the store dropped a batch without answering"))?.map_err(EcsError::store)
+        store::commit_blocking(self.store.as_ref(), writes).map_err(EcsError::store)
     }
 }
 

@@ -14,7 +14,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use store::{Document, Store, StoreError, Write};
-use tokio::sync::{oneshot, Mutex};
+use tokio::sync::Mutex;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -756,19 +756,9 @@ impl Catalog {
             writes
         };
         if !writes.is_empty() {
-            let (acknowledge, acknowledged) = oneshot::channel();
-            self.store.submit(
-                writes,
-                Box::new(move |outcome| {
-                    // The requester may have gone (its connection closed); the change is made
-                    // durable all the same, and applied below only if it is still waited for.
-                    let _ = acknowledge.send(outcome);
-                }),
-            );
-            acknowledged
-                .await
-                .map_err(|_| store_failure(StoreError("the store dropped a batch without answering".to_owned())))?
-                .map_err(store_failure)?;
+            // Should the requester go (its connection closed) while this waits, the change is
+            // durable all the same but reaches the in-memory catalog only at the next start.
+            store::commit(self.store.as_ref(), writes).await.map_err(store_failure)?;
         }
         let mut contents = self.write();
         for change in changes {

@@ -9,9 +9,11 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+mod commit;
 pub mod memory;
 pub mod sqlite;
 
+pub use commit::{commit, commit_blocking};
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 

@@ -83,13 +83,6 @@ impl Deployments {
     }
 }
 
-/// Makes `writes` durable, waiting for the store's acknowledgement.
-pub async fn durably(store: &dyn Store, writes: Vec<Write>) -> Result<(), StoreError> {
-    let (done, acknowledged) = tokio::sync::oneshot::channel();
-    store.submit(writes, Box::new(move |outcome| drop(done.send(outcome))));
-    acknowledged.await.map_err(|_| StoreError("the store stopped".to_owned()))?
-}
-
 pub fn router() -> Router<ApiState> {
     Router::new().route(PATH, get(list)).route(&format!("{PATH}/{{name}}"), get(describe).put(put).delete(delete))
 }
@@ -186,7 +179,7 @@ pub async fn apply(state: &ApiState, plan: Plan, now_ms: i64) -> Result<Applied,
     }
     let (records, mut writes) = deployments.schedules.prepare(&name, &plan.schedules, now_ms);
     writes.push(Write::PutDocument(Document { kind: DEPLOYMENT_KIND.to_owned(), key: name.clone(), body: serde_json::to_string(&plan).unwrap_or_default() }));
-    durably(deployments.store.as_ref(), writes).await.map_err(|error| failed("recording the deployment", error, &outcomes))?;
+    store::commit(deployments.store.as_ref(), writes).await.map_err(|error| failed("recording the deployment", error, &outcomes))?;
     deployments.schedules.install(&name, records.clone());
     let warnings = deployments.routes.conflicts(&name, &plan.routes);
     deployments.routes.replace(&name, plan.routes.clone());
@@ -215,7 +208,7 @@ pub async fn remove(state: &ApiState, name: &str) -> Result<Option<Vec<Outcome>>
     }
     let (_, mut writes) = deployments.schedules.prepare(name, &[], 0);
     writes.push(Write::DeleteDocument { kind: DEPLOYMENT_KIND.to_owned(), key: name.to_owned() });
-    durably(deployments.store.as_ref(), writes).await.map_err(|error| failed("recording the removal", error, &outcomes))?;
+    store::commit(deployments.store.as_ref(), writes).await.map_err(|error| failed("recording the removal", error, &outcomes))?;
     deployments.schedules.install(name, Vec::new());
     deployments.routes.replace(name, Vec::new());
     deployments.plans().remove(name);

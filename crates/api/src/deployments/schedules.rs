@@ -175,7 +175,7 @@ impl Schedules {
     pub async fn advance(&self, id: &str, covered_until_ms: i64) -> Result<(), StoreError> {
         let Some(mut record) = self.records().get(id).cloned() else { return Ok(()) };
         record.next_ms = record.expression().and_then(|expression| expression.next_after(record.anchor_ms, covered_until_ms)).unwrap_or(i64::MAX);
-        super::durably(self.store.as_ref(), vec![put(&record)]).await?;
+        store::commit(self.store.as_ref(), vec![put(&record)]).await?;
         self.records().insert(id.to_owned(), record);
         Ok(())
     }
@@ -296,7 +296,7 @@ mod tests {
     async fn deployed(store: Arc<dyn Store>, now: i64, missed: MissedRuns, schedules: &[Schedule]) -> Schedules {
         let opened = Schedules::open(store.clone(), now, missed).unwrap();
         let (records, writes) = opened.prepare("svc-dev", schedules, now);
-        crate::deployments::durably(store.as_ref(), writes).await.unwrap();
+        store::commit(store.as_ref(), writes).await.unwrap();
         opened.install("svc-dev", records);
         opened
     }

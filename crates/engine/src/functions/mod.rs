@@ -23,7 +23,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 use store::{Document, Store, Write};
-use tokio::sync::oneshot;
 
 /// `$LATEST`: the only version a function has until versions are published.
 pub const LATEST: &str = "$LATEST";
@@ -500,17 +499,7 @@ impl Functions {
     }
 
     async fn persist(&self, writes: Vec<Write>) -> Result<(), FunctionsError> {
-        let (acknowledge, acknowledged) = oneshot::channel();
-        self.store.submit(
-            writes,
-            Box::new(move |outcome| {
-                let _ = acknowledge.send(outcome);
-            }),
-        );
-        acknowledged
-            .await
-            .map_err(|_| FunctionsError::Service("the store dropped a batch without answering".to_owned()))?
-            .map_err(store_failure)
+        store::commit(self.store.as_ref(), writes).await.map_err(store_failure)
     }
 }
 
