@@ -2,13 +2,19 @@
 """Distributed Map over S3 on a running Switchyard, through boto3: an ItemReader over a
 100,000-line JSONL object with an ItemBatcher and a ResultWriter (manifest.json, SUCCEEDED_0.json,
 DescribeMapRun's counters), CSV and listObjectsV2 readers, tolerated failures, and
-States.ItemReaderFailed for a missing key.
+States.ItemReaderFailed for a missing key. With --switchyard, also a server of its own killed
+with SIGKILL in the middle of a Map Run, restarted, and the run completed.
 
-    python3 tests/s3/distributed_map.py --endpoint http://127.0.0.1:8083
+    python3 tests/s3/distributed_map.py --endpoint http://127.0.0.1:8083 [--switchyard target/debug/switchyard]
 """
 import argparse
 import json
+import os
+import signal
+import socket
+import subprocess
 import sys
+import tempfile
 import time
 import uuid
 
@@ -57,26 +63,80 @@ class Client:
         self.s3 = boto3.client("s3", **common)
         self.sfn = boto3.client("stepfunctions", **common)
         self.bucket = f"dmap-{uuid.uuid4().hex[:10]}"
-        self.s3.create_bucket(Bucket=self.bucket)
+        for _ in range(100):
+            try:
+                self.s3.create_bucket(Bucket=self.bucket)
+                break
+            except Exception:  # a server just started may not answer yet
+                time.sleep(0.1)
 
-    def run(self, definition, execution_input, timeout=90):
+    def start(self, definition, execution_input):
         machine = self.sfn.create_state_machine(name=f"dmap-{uuid.uuid4().hex[:8]}", definition=json.dumps(definition), roleArn="arn:aws:iam::000000000000:role/r")
-        execution = self.sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input=json.dumps(execution_input))
+        return self.sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input=json.dumps(execution_input))["executionArn"]
+
+    def wait(self, execution_arn, timeout=90):
         deadline = time.time() + timeout
         while time.time() < deadline:
-            described = self.sfn.describe_execution(executionArn=execution["executionArn"])
+            described = self.sfn.describe_execution(executionArn=execution_arn)
             if described["status"] != "RUNNING":
                 return described
             time.sleep(0.1)
-        raise AssertionError(f"{execution['executionArn']} still runs after {timeout} s")
+        raise AssertionError(f"{execution_arn} still runs after {timeout} s")
+
+    def run(self, definition, execution_input, timeout=90):
+        return self.wait(self.start(definition, execution_input), timeout)
 
     def json_object(self, key):
         return json.loads(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
 
 
+def serve(switchyard, port, data_dir):
+    log = open(os.path.join(data_dir, "server.log"), "a")
+    return subprocess.Popen([switchyard, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data_dir], stderr=log)
+
+
+def survives_sigkill(switchyard):
+    """A Map Run in flight when its server is killed resumes on restart and writes every result."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with tempfile.TemporaryDirectory() as data_dir:
+        server = serve(switchyard, port, data_dir)
+        try:
+            client = Client(f"http://127.0.0.1:{port}")
+            client.s3.put_object(Bucket=client.bucket, Key="items.jsonl", Body="".join(json.dumps({"n": n}) + "\n" for n in range(2000)).encode())
+            definition = distributed(
+                {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSONL"}, "Parameters": {"Bucket": client.bucket, "Key": "items.jsonl"}},
+                {"Wait": {"Type": "Wait", "Seconds": 1, "End": True}},
+                "Wait",
+                ItemBatcher={"MaxItemsPerBatch": 10},
+                MaxConcurrency=20,
+                ResultWriter={"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": client.bucket, "Prefix": "crash"}},
+            )
+            execution_arn = client.start(definition, {})
+            time.sleep(3)
+            [run] = client.sfn.list_map_runs(executionArn=execution_arn)["mapRuns"]
+            before = client.sfn.describe_map_run(mapRunArn=run["mapRunArn"])["itemCounts"]
+            if not 0 < before["succeeded"] < 2000:
+                raise AssertionError(f"the run is not in flight when the server is killed: {before}")
+            server.send_signal(signal.SIGKILL)
+            server.wait()
+            server = serve(switchyard, port, data_dir)
+            described = client.wait(execution_arn)
+            expect(described["status"], "SUCCEEDED", f"status after the restart ({described.get('error')}: {described.get('cause')})")
+            counts = client.sfn.describe_map_run(mapRunArn=run["mapRunArn"])["itemCounts"]
+            expect((counts["succeeded"], counts["resultsWritten"]), (2000, 2000), "items succeeded and written")
+            manifest = client.json_object(json.loads(described["output"])["ResultWriterDetails"]["Key"])
+            expect(len(client.json_object(manifest["ResultFiles"]["SUCCEEDED"][0]["Key"])), 200, "one result per batch")
+        finally:
+            server.terminate()
+            server.wait()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--endpoint", required=True)
+    parser.add_argument("--switchyard", help="a switchyard binary: also run the SIGKILL test on a server of its own")
     args = parser.parse_args()
     client = Client(args.endpoint)
     s3, sfn, bucket = client.s3, client.sfn, client.bucket
@@ -196,6 +256,8 @@ def main():
     check("failures within ToleratedFailurePercentage: the Map succeeds, FAILED_0.json holds them", tolerated)
     check("more failures than ToleratedFailureCountPath: States.ExceedToleratedFailureThreshold", threshold_exceeded)
     check("a missing key: States.ItemReaderFailed", missing_key)
+    if args.switchyard:
+        check("a Map Run survives SIGKILL of its server and completes after the restart", lambda: survives_sigkill(args.switchyard))
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
 
