@@ -316,6 +316,25 @@ mod tests {
     }
 
     #[test]
+    fn jsonata_readers_take_arguments_and_an_expression_for_max_items() {
+        let definition = json!({"QueryLanguage": "JSONata", "StartAt": "Map", "States": {"Map": {
+            "Type": "Map",
+            "ItemReader": {"Resource": "arn:aws:states:::s3:listObjectsV2", "ReaderConfig": {"MaxItems": "{% $states.input.max %}"}, "Arguments": {"Bucket": "{% $states.input.bucket %}", "Prefix": "p/"}},
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED"}, "StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": true}}},
+            "End": true}}});
+        let machine = Arc::new(StateMachine::compile(&definition).unwrap());
+        let input = json!({"bucket": "in", "max": 2});
+        let info = ExecutionInfo { token_secret: "secret".into(), ..ExecutionInfo::local("m", "e", input.clone(), input.to_string()) };
+        let mut execution = Execution::start(machine, info, 0, 0);
+        let request = only_request(execution.run(0));
+        assert_eq!(request.parameters["Reader"]["Parameters"], json!({"Bucket": "in", "Prefix": "p/"}));
+        assert_eq!(request.parameters["Limit"], json!(2));
+        execution.task_succeeded(request.action, json!({"Items": [{"Key": "p/a"}, {"Key": "p/b"}], "Cursor": "p/b"}), 1);
+        execution.run(1);
+        assert_eq!(execution.status(), &Status::Succeeded(json!([{"Key": "p/a"}, {"Key": "p/b"}])), "MaxItems reached: no further page");
+    }
+
+    #[test]
     fn a_reader_failure_fails_the_map_with_item_reader_failed() {
         let mut execution = start(distributed_map(json!({})), json!({"bucket": "in", "max": 5}));
         let request = only_request(execution.run(0));
