@@ -118,6 +118,7 @@ suite "Lambda through the AWS CLI, boto3, Task states and pushed activities" pyt
   --endpoint "http://127.0.0.1:$port" --switchyard "$root/target/debug/switchyard" --data-dir "$data_dir"
 suite "S3 clients against the embedded store (boto3, aws s3)" python3 "$root/tests/s3/clients.py" --endpoint "http://127.0.0.1:$port"
 suite "aws-sdk:s3 tasks in a state machine" python3 "$root/tests/s3/tasks.py" --endpoint "http://127.0.0.1:$port"
+suite "distributed Map over S3 (ItemReader, ItemBatcher, ResultWriter)" python3 "$root/tests/s3/distributed_map.py" --endpoint "http://127.0.0.1:$port" --switchyard "$root/target/debug/switchyard"
 kill $server
 
 # The S3 suite again, on a server that checks signatures.

@@ -156,9 +156,54 @@ pub struct MapSpec {
     pub tolerated_failure_count: Option<Dynamic>,
     pub tolerated_failure_percentage: Option<Dynamic>,
     pub item_batcher: Option<ItemBatcher>,
-    pub item_reader: Option<Value>,
-    pub result_writer: Option<Value>,
+    pub item_reader: Option<ItemReader>,
+    pub result_writer: Option<ResultWriter>,
     pub label: Option<String>,
+}
+
+/// Where a distributed Map reads its items: the host reads them (`arn:aws:states:::s3:getObject`,
+/// `...:s3:listObjectsV2`) page by page when the interpreter asks.
+#[derive(Debug)]
+pub struct ItemReader {
+    pub resource: String,
+    /// `Parameters` (JSONPath) or `Arguments` (JSONata): the bucket and key or prefix.
+    pub arguments: Option<ItemSelector>,
+    /// ReaderConfig without MaxItems (InputType, CSVHeaderLocation, CSVHeaders, CSVDelimiter, ...).
+    pub config: Value,
+    /// ReaderConfig's MaxItems / MaxItemsPath.
+    pub max_items: Option<Dynamic>,
+}
+
+/// Where and how a distributed Map exports its child executions' results.
+#[derive(Debug)]
+pub struct ResultWriter {
+    /// `arn:aws:states:::s3:putObject`, or None: only WriterConfig, the results stay the output.
+    pub resource: Option<String>,
+    /// `Parameters` (JSONPath) or `Arguments` (JSONata): Bucket and Prefix.
+    pub arguments: Option<ItemSelector>,
+    pub transformation: Transformation,
+    /// WriterConfig's OutputType: JSONL files instead of JSON arrays.
+    pub json_lines: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transformation {
+    /// Each child execution's metadata with its input and output (the default with a Resource).
+    None,
+    /// The outputs alone (the default without a ResultWriter).
+    Compact,
+    /// The outputs, arrays among them flattened into the list.
+    Flatten,
+}
+
+impl Transformation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transformation::None => "NONE",
+            Transformation::Compact => "COMPACT",
+            Transformation::Flatten => "FLATTEN",
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -386,10 +431,50 @@ fn compile_map(ctx: &Fields) -> Result<MapSpec, String> {
         tolerated_failure_count: ctx.dynamic("ToleratedFailureCount", "ToleratedFailureCountPath")?,
         tolerated_failure_percentage: ctx.dynamic("ToleratedFailurePercentage", "ToleratedFailurePercentagePath")?,
         item_batcher,
-        item_reader: ctx.fields.get("ItemReader").cloned(),
-        result_writer: ctx.fields.get("ResultWriter").cloned(),
+        item_reader: item_reader(ctx, at)?,
+        result_writer: result_writer(ctx, at)?,
         label: ctx.string("Label")?,
     })
+}
+
+fn item_reader(ctx: &Fields, at: &str) -> Result<Option<ItemReader>, String> {
+    let Some(reader) = ctx.fields.get("ItemReader") else { return Ok(None) };
+    let reader_at = format!("{at}/ItemReader");
+    let inner = Fields { fields: as_object(reader, &reader_at)?, at: &reader_at, language: ctx.language };
+    let resource = inner.string("Resource")?.ok_or_else(|| format!("{reader_at}: Resource is required"))?;
+    let (config, max_items) = match inner.fields.get("ReaderConfig") {
+        None => (Value::Object(Map::new()), None),
+        Some(config) => {
+            let config_at = format!("{reader_at}/ReaderConfig");
+            let fields = as_object(config, &config_at)?;
+            let max_items = Fields { fields, at: &config_at, language: ctx.language }.dynamic("MaxItems", "MaxItemsPath")?;
+            let rest = fields.iter().filter(|(name, _)| !matches!(name.as_str(), "MaxItems" | "MaxItemsPath")).map(|(name, value)| (name.clone(), value.clone())).collect();
+            (Value::Object(rest), max_items)
+        }
+    };
+    Ok(Some(ItemReader { resource, arguments: inner.arguments()?, config, max_items }))
+}
+
+fn result_writer(ctx: &Fields, at: &str) -> Result<Option<ResultWriter>, String> {
+    let Some(writer) = ctx.fields.get("ResultWriter") else { return Ok(None) };
+    let writer_at = format!("{at}/ResultWriter");
+    let inner = Fields { fields: as_object(writer, &writer_at)?, at: &writer_at, language: ctx.language };
+    let resource = inner.string("Resource")?;
+    let config = inner.fields.get("WriterConfig");
+    let word = |name: &str| config.and_then(|config| config.get(name)).and_then(Value::as_str);
+    let transformation = match word("Transformation") {
+        None if resource.is_some() => Transformation::None,
+        None | Some("COMPACT") => Transformation::Compact,
+        Some("NONE") => Transformation::None,
+        Some("FLATTEN") => Transformation::Flatten,
+        Some(other) => return Err(format!("{writer_at}/WriterConfig/Transformation: '{other}' is not one of NONE, COMPACT, FLATTEN")),
+    };
+    let json_lines = match word("OutputType") {
+        None | Some("JSON") => false,
+        Some("JSONL") => true,
+        Some(other) => return Err(format!("{writer_at}/WriterConfig/OutputType: '{other}' is not one of JSON, JSONL")),
+    };
+    Ok(Some(ResultWriter { resource, arguments: inner.arguments()?, transformation, json_lines }))
 }
 
 /// The fields of one state, with where they are (for messages) and the state's query language.
@@ -454,6 +539,14 @@ impl Fields<'_> {
             QueryLanguage::JsonPath => ItemSelector::JsonPath(Template::compile(value).map_err(|e| format!("{at}: {e}"))?),
             QueryLanguage::Jsonata => ItemSelector::Jsonata(JsonataTemplate::compile(value).map_err(|e| format!("{at}: {e}"))?),
         }))
+    }
+
+    /// `Parameters` under JSONPath, `Arguments` under JSONata.
+    fn arguments(&self) -> Result<Option<ItemSelector>, String> {
+        self.selector(match self.language {
+            QueryLanguage::JsonPath => "Parameters",
+            QueryLanguage::Jsonata => "Arguments",
+        })
     }
 
     fn selector_if_jsonpath(&self, key: &str) -> Result<Option<ItemSelector>, String> {

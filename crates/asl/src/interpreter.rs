@@ -15,6 +15,8 @@ use serde_json::{json, Map, Value};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
+mod map_io;
+
 pub type ActionId = u64;
 type ThreadId = usize;
 /// Variables a state assigned, with their values as JSON text (as history shows them).
@@ -112,6 +114,10 @@ enum Phase {
     Wait { timer: ActionId },
     Backoff { timer: ActionId },
     Fanout(Box<Fanout>),
+    /// A distributed Map waiting for the host to read a page of its items.
+    ReadingItems(Box<map_io::ItemReading>),
+    /// A distributed Map waiting for the host to export its results.
+    WritingResults(Box<map_io::ResultWriting>),
     Done,
 }
 
@@ -168,6 +174,10 @@ enum ActionOwner {
     Wait(ThreadId),
     Backoff(ThreadId),
     ExecutionTimeout,
+    /// A page of a distributed Map's items (ItemReader).
+    ItemReader(ThreadId),
+    /// The export of a distributed Map's results (ResultWriter).
+    ResultWriter(ThreadId),
 }
 
 pub struct Execution {
@@ -294,7 +304,12 @@ impl Execution {
 
     pub fn task_succeeded(&mut self, action: ActionId, output: Value, now: i64) {
         self.enter(now);
-        let Some(ActionOwner::Task(thread)) = self.actions.remove(&action) else { return };
+        let thread = match self.actions.remove(&action) {
+            Some(ActionOwner::Task(thread)) => thread,
+            Some(ActionOwner::ItemReader(thread)) => return self.items_read(thread, output),
+            Some(ActionOwner::ResultWriter(thread)) => return self.results_written(thread, &output),
+            _ => return,
+        };
         self.clear_task_timeout(thread);
         let (state, machine) = self.current_state(thread);
         let state = &machine.states[state];
@@ -381,12 +396,17 @@ impl Execution {
 
     /// Whether a task action is still waiting for its outcome.
     pub fn is_open(&self, action: ActionId) -> bool {
-        matches!(self.actions.get(&action), Some(ActionOwner::Task(_)))
+        matches!(self.actions.get(&action), Some(ActionOwner::Task(_) | ActionOwner::ItemReader(_) | ActionOwner::ResultWriter(_)))
     }
 
     pub fn task_failed(&mut self, action: ActionId, failure: Failure, now: i64) {
         self.enter(now);
-        let Some(ActionOwner::Task(thread)) = self.actions.remove(&action) else { return };
+        let thread = match self.actions.remove(&action) {
+            Some(ActionOwner::Task(thread)) => thread,
+            Some(ActionOwner::ItemReader(thread)) => return self.items_failed(thread, failure),
+            Some(ActionOwner::ResultWriter(thread)) => return self.results_failed(thread, failure),
+            _ => return,
+        };
         self.clear_task_timeout(thread);
         let (state, machine) = self.current_state(thread);
         self.task_failed_event(thread, task_resource(&machine.states[state]), &failure);
@@ -414,7 +434,7 @@ impl Execution {
                 let failure = Failure::without_cause(names::TIMEOUT);
                 self.end_execution(EventType::ExecutionTimedOut, Status::TimedOut(failure.clone()), &failure);
             }
-            Some(ActionOwner::Task(_)) | None => {}
+            Some(ActionOwner::Task(_) | ActionOwner::ItemReader(_) | ActionOwner::ResultWriter(_)) | None => {}
         }
     }
 
@@ -514,6 +534,11 @@ impl Execution {
                 _ => Ok(Flow::Stop),
             }
         });
+        self.settle_attempt(thread, state, outcome)
+    }
+
+    /// Where an attempt leads: on, or into the state's retries and catches.
+    fn settle_attempt(&mut self, thread: ThreadId, state: &State, outcome: Result<Flow, Failure>) -> Flow {
         match outcome {
             Ok(flow) => flow,
             Err(failure) => {
@@ -939,8 +964,17 @@ impl Execution {
     }
 
     fn start_map(&mut self, thread: ThreadId, state: &State, map: &MapSpec) -> Result<Flow, Failure> {
+        if let Some(reader) = &map.item_reader {
+            return self.read_items(thread, state, reader);
+        }
         let context = self.context(thread, state);
         let items = self.map_items(thread, state, map, &context)?;
+        self.map_over(thread, state, map, items)
+    }
+
+    /// Starts the Map's iterations over its items.
+    fn map_over(&mut self, thread: ThreadId, state: &State, map: &MapSpec, items: Vec<Value>) -> Result<Flow, Failure> {
+        let context = self.context(thread, state);
         let max_concurrency = match &map.max_concurrency {
             Some(dynamic) => whole_number(self.dynamic(thread, state, dynamic, &context)?, dynamic, "integer")?,
             None => 0,
@@ -1136,13 +1170,9 @@ impl Execution {
             Some(dynamic) => whole_number(self.dynamic(thread, state, dynamic, context)?, dynamic, "integer")?.max(1),
             None => MAX_PAYLOAD_BYTES,
         };
-        let current = &self.threads[thread];
         let batch_input = match &batcher.batch_input {
             None => None,
-            Some(ItemSelector::JsonPath(template)) => Some(template.evaluate(&Scope::new(&current.payload, context, &current.variables))?),
-            Some(ItemSelector::Jsonata(template)) => {
-                Some(template.evaluate(&Value::Object(states_binding(&current.input, context)), &current.variables, "ItemBatcher/BatchInput")?)
-            }
+            Some(selector) => Some(self.select(thread, selector, context, "ItemBatcher/BatchInput")?),
         };
         let mut batches = Vec::new();
         let mut batch: Vec<Value> = Vec::new();
@@ -1242,6 +1272,10 @@ impl Execution {
             };
             self.abort_children(parent);
             if let Some(run) = map_run {
+                // AWS exports the results of a failed Map Run too, then fails the Map.
+                if self.export_results(parent, run, Err(failure.clone())) {
+                    return;
+                }
                 self.close_map_run(run, MapRunStatus::Failed);
             }
             let events: &[EventType] = match (is_map, map_run.is_some()) {
@@ -1268,6 +1302,13 @@ impl Execution {
     }
 
     fn fanout_done(&mut self, thread: ThreadId, fanout: Fanout) -> Flow {
+        let mut results = Value::Array(fanout.results);
+        if let Some(run) = fanout.map_run {
+            if self.export_results(thread, run, Ok(())) {
+                return Flow::Stop;
+            }
+            results = self.transformed_results(thread, run, results);
+        }
         let succeeded = if fanout.is_map {
             if let Some(run) = fanout.map_run {
                 self.record_for(thread, EventType::MapRunSucceeded, None);
@@ -1279,7 +1320,7 @@ impl Execution {
         };
         self.record_for(thread, succeeded, None);
         self.threads[thread].phase = Phase::Ready;
-        self.finish_state(thread, Some(Value::Array(fanout.results)), None)
+        self.finish_state(thread, Some(results), None)
     }
 
     fn abort_children(&mut self, parent: ThreadId) {
@@ -1334,6 +1375,17 @@ impl Execution {
                 }
                 self.threads[thread].phase = Phase::Done;
                 Some(if is_map { EventType::MapStateAborted } else { EventType::ParallelStateAborted })
+            }
+            Phase::ReadingItems(reading) => {
+                self.actions.remove(&reading.action);
+                self.commands.push(Command::Cancel { action: reading.action });
+                Some(EventType::MapStateAborted)
+            }
+            Phase::WritingResults(writing) => {
+                self.actions.remove(&writing.action);
+                self.commands.push(Command::Cancel { action: writing.action });
+                self.close_map_run(writing.run, MapRunStatus::Aborted);
+                Some(EventType::MapStateAborted)
             }
             Phase::Ready | Phase::Done => None,
         };

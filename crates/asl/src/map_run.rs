@@ -36,6 +36,8 @@ pub struct MapRunCounts {
     pub timed_out: u64,
     pub aborted: u64,
     pub total: u64,
+    /// Results a ResultWriter exported.
+    pub results_written: u64,
 }
 
 impl MapRunCounts {
@@ -219,7 +221,7 @@ mod tests {
         counts.started(2);
         counts.finished(1, &Status::Succeeded(json!(1)));
         counts.finished(1, &Status::Failed(Failure::new("E", "c")));
-        assert_eq!(counts, MapRunCounts { pending: 1, running: 0, succeeded: 1, failed: 1, timed_out: 0, aborted: 0, total: 3 });
+        assert_eq!(counts, MapRunCounts { pending: 1, running: 0, succeeded: 1, failed: 1, timed_out: 0, aborted: 0, total: 3, results_written: 0 });
     }
 
     #[test]

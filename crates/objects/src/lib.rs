@@ -9,13 +9,16 @@
 //! start.
 //!
 //! [`service`] speaks S3 over HTTP with `s3s`; [`ObjectStore`] is what Switchyard itself uses
-//! ([`tasks`]: the `aws-sdk:s3` task integration).
+//! ([`tasks`]: the `aws-sdk:s3` task integration; [`map_tasks`]: a distributed Map's ItemReader
+//! and ResultWriter).
 
 mod disk;
 mod error;
 mod list;
 mod multipart;
 pub mod items;
+pub mod map_tasks;
+mod results;
 pub mod service;
 mod store;
 pub mod tasks;

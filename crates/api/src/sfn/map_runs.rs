@@ -35,8 +35,8 @@ pub fn describe(state: &ApiState, request: DescribeRequest) -> Result<Value, Api
         .into())
 }
 
-/// MapRunItemCounts / MapRunExecutionCounts. Result writing and redrives of Map Runs are not
-/// supported, so their counts are 0.
+/// MapRunItemCounts / MapRunExecutionCounts. Redrives of Map Runs are not supported, so their
+/// counts are 0.
 fn counts(counts: &MapRunCounts) -> Value {
     json!({
         "pending": counts.pending,
@@ -46,7 +46,7 @@ fn counts(counts: &MapRunCounts) -> Value {
         "timedOut": counts.timed_out,
         "aborted": counts.aborted,
         "total": counts.total,
-        "resultsWritten": 0,
+        "resultsWritten": counts.results_written,
         "failuresNotRedrivable": 0,
         "pendingRedrive": 0,
     })

@@ -164,7 +164,7 @@ pub struct MapRunRecord {
 
 pub const MAP_RUN_KIND: &str = "map-run";
 
-const COUNT_KEYS: [&str; 7] = ["pending", "running", "succeeded", "failed", "timedOut", "aborted", "total"];
+const COUNT_KEYS: [&str; 8] = ["pending", "running", "succeeded", "failed", "timedOut", "aborted", "total", "resultsWritten"];
 
 impl MapRunRecord {
     pub fn of(run: &MapRun, root_execution_arn: &str) -> MapRunRecord {
@@ -186,7 +186,7 @@ impl MapRunRecord {
 
     pub fn to_json(&self) -> String {
         let counts = |counts: &MapRunCounts| {
-            let values = [counts.pending, counts.running, counts.succeeded, counts.failed, counts.timed_out, counts.aborted, counts.total];
+            let values = [counts.pending, counts.running, counts.succeeded, counts.failed, counts.timed_out, counts.aborted, counts.total, counts.results_written];
             Value::Object(COUNT_KEYS.iter().zip(values).map(|(key, value)| ((*key).to_owned(), Value::from(value))).collect())
         };
         json!({
@@ -220,6 +220,7 @@ impl MapRunRecord {
                 timed_out: of("timedOut"),
                 aborted: of("aborted"),
                 total: of("total"),
+                results_written: of("resultsWritten"),
             }
         };
         Ok(MapRunRecord {

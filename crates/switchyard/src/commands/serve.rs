@@ -132,9 +132,13 @@ pub fn assemble(settings: ServerSettings, address: std::net::SocketAddr) -> anyh
     tracing::info!(runner = ecs.runner_name(), "container tasks");
     let batch = settings.services.batch.open(store.clone(), &settings.data_dir, &settings.region, &settings.account, tasks_environment)?;
     let objects = Arc::new(objects::Objects::open(&settings.data_dir.join("objects")).with_context(|| format!("opening the object store in {}", settings.data_dir.display()))?);
-    let s3_tasks = Arc::new(objects::tasks::S3Tasks::new(Arc::new(objects.clone()), tokio::runtime::Handle::current()));
+    let object_store: Arc<dyn objects::ObjectStore> = Arc::new(objects.clone());
+    let s3_tasks = Arc::new(objects::tasks::S3Tasks::new(object_store.clone(), tokio::runtime::Handle::current()));
+    // A distributed Map's ItemReader and ResultWriter (`arn:aws:states:::s3:...`).
+    let map_data_tasks = Arc::new(objects::map_tasks::MapDataTasks::new(object_store, tokio::runtime::Handle::current()));
     let tasks = LocalTasks::new(functions.clone(), None)
         .with_service("aws-sdk:s3", s3_tasks)
+        .with_service("s3", map_data_tasks)
         .with_service("ecs", Arc::new(EcsTasks::new(ecs.clone())))
         .with_service("batch", Arc::new(batch::BatchTasks::new(batch.clone())));
     let runtime = Arc::new(Runtime::open(store.clone(), Arc::new(tasks), config)?);
