@@ -410,6 +410,9 @@ def scenario_cases(server, batch, sfn, backend, workdir):
         assert output == {"input": {"num_of_epochs": 3, "parameter2": "test3"},
                           "output": {"accuracy": 0.8333, "model_path": "tasks_output/task_3.model"}}, output
 
+    if backend == "slurm":
+        slurm_array_cases(batch, queue, definition)
+
     @case(f"[{backend}] stopping the execution terminates its job")
     def _():
         long = pipeline_definition(queue, definition, ["sleep", "60"])
@@ -432,6 +435,43 @@ def scenario_cases(server, batch, sfn, backend, workdir):
         assert (execution["status"], execution.get("error")) == ("FAILED", "States.TaskFailed"), execution
         cause = json.loads(execution["cause"])
         assert (cause["Status"], cause["Container"]["ExitCode"]) == ("FAILED", 4), cause
+
+
+def slurm_array_cases(batch, queue, definition):
+    def slurm_children(job_name):
+        out = subprocess.run(["squeue", "-h", "-r", "-t", "all", "-n", job_name, "-O", "JobArrayID:64|,State:24|,exit_code:12"],
+                             capture_output=True, text=True, check=True).stdout
+        return [[field.strip() for field in line.split("|")[:3]] for line in out.splitlines()]
+
+    @case("[slurm] an array job is one sbatch --array: children <jobid>_<index>, their own exit codes, AWS's statusSummary")
+    def _():
+        name = f"slurm-array-{int(time.time() * 1000)}"
+        job = batch.submit_job(jobName=name, jobQueue=queue, jobDefinition=definition, arrayProperties={"size": 4},
+                               containerOverrides={"command": ["sh", "-c", 'echo "child $AWS_BATCH_JOB_ID"; exit $((AWS_BATCH_JOB_ARRAY_INDEX == 2 ? 5 : 0))']})
+        parent = wait_job(batch, job["jobId"])
+        summary = parent["arrayProperties"]["statusSummary"]
+        assert parent["status"] == "FAILED" and (summary["SUCCEEDED"], summary["FAILED"]) == (3, 1), parent
+        children = batch.describe_jobs(jobs=[f"{job['jobId']}:{index}" for index in range(4)])["jobs"]
+        assert [(c["status"], c["container"]["exitCode"]) for c in children] == [("SUCCEEDED", 0), ("SUCCEEDED", 0), ("FAILED", 5), ("SUCCEEDED", 0)], children
+        slurm = slurm_children(name)
+        assert len({row[0].split("_")[0] for row in slurm}) == 1, f"one Slurm submission: {slurm}"
+        assert sorted(row[0].split("_")[1] for row in slurm) == ["0", "1", "2", "3"], slurm
+
+    @case("[slurm] SEQUENTIAL and N_TO_N array dependencies still hold (their children are submitted as they become runnable)")
+    def _():
+        stamp = int(time.time() * 1000)
+        first = batch.submit_job(jobName=f"seq-{stamp}", jobQueue=queue, jobDefinition=definition, arrayProperties={"size": 3},
+                                 dependsOn=[{"type": "SEQUENTIAL"}], containerOverrides={"command": ["sleep", "0.2"]})
+        second = batch.submit_job(jobName=f"nton-{stamp}", jobQueue=queue, jobDefinition=definition, arrayProperties={"size": 3},
+                                  dependsOn=[{"jobId": first["jobId"], "type": "N_TO_N"}], containerOverrides={"command": ["true"]})
+        assert wait_job(batch, first["jobId"])["status"] == "SUCCEEDED"
+        assert wait_job(batch, second["jobId"])["status"] == "SUCCEEDED"
+        children = batch.describe_jobs(jobs=[f"{first['jobId']}:{i}" for i in range(3)] + [f"{second['jobId']}:{i}" for i in range(3)])["jobs"]
+        by_id = {c["jobId"]: c for c in children}
+        for index in range(3):
+            if index:
+                assert by_id[f"{first['jobId']}:{index}"]["startedAt"] >= by_id[f"{first['jobId']}:{index - 1}"]["stoppedAt"], children
+            assert by_id[f"{second['jobId']}:{index}"]["startedAt"] >= by_id[f"{first['jobId']}:{index}"]["stoppedAt"], children
 
 
 def durability_case(binary):
