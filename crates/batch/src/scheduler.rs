@@ -581,8 +581,7 @@ impl Scheduler {
             // Walks the queue in order without copying it: a full environment ends the walk early,
             // so a pass costs what it places, not what is queued.
             let mut walk = Walk::default();
-            loop {
-                let Some(run_queue) = self.runnable.get(&queue) else { break };
+            while let Some(run_queue) = self.runnable.get(&queue) {
                 let Some(next) = run_queue.next(&walk, fair_share.as_ref(), now) else { break };
                 walk.pass(&next);
                 if !environments.iter().any(|name| self.environments.get(name).is_some_and(|environment| environment.is_enabled() && environment.has_room())) {
