@@ -265,6 +265,69 @@ def api_cases(server, batch):
         assert "doomed" not in names, names
 
 
+def fair_share_cases(server, batch):
+    light_heavy = [{"shareIdentifier": "light", "weightFactor": 1.0}, {"shareIdentifier": "heavy", "weightFactor": 3.0}]
+    policy = batch.create_scheduling_policy(name="fair", fairsharePolicy={"shareDecaySeconds": 3600, "computeReservation": 0,
+                                                                           "shareDistribution": light_heavy})
+    # One 2-vCPU job at a time, held back (DISABLED) until both shares are backlogged.
+    batch.create_compute_environment(
+        computeEnvironmentName="fair", type="MANAGED", state="DISABLED", tags={"switchyard:backend": "process"},
+        computeResources={"type": "EC2", "minvCpus": 0, "maxvCpus": 2, "instanceTypes": ["c5.large"], "subnets": ["s"]})
+    batch.create_job_queue(jobQueueName="fair-queue", priority=1, schedulingPolicyArn=policy["arn"],
+                           computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "fair"}])
+    batch.register_job_definition(jobDefinitionName="fair-definition", type="container", schedulingPriority=1,
+                                  containerProperties={"image": "busybox", "vcpus": 2, "memory": 128, "command": ["true"]})
+
+    @case("scheduling policies: create, describe, list (boto3 and the AWS CLI), update; deleting one in use is refused")
+    def _():
+        assert policy["arn"] == f"arn:aws:batch:{REGION}:{ACCOUNT}:scheduling-policy/fair", policy
+        described = batch.describe_scheduling_policies(arns=[policy["arn"]])["schedulingPolicies"][0]
+        assert described["fairsharePolicy"]["shareDistribution"] == light_heavy, described
+        env = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_DEFAULT_REGION=REGION)
+        listed = subprocess.run(["aws", "batch", "list-scheduling-policies", "--endpoint-url", server.endpoint],
+                                env=env, capture_output=True, text=True, check=True).stdout
+        assert {"arn": policy["arn"]} in json.loads(listed)["schedulingPolicies"], listed
+        spare = batch.create_scheduling_policy(name="spare", fairsharePolicy={"shareDecaySeconds": 0})
+        batch.update_scheduling_policy(arn=spare["arn"], fairsharePolicy={"computeReservation": 25})
+        updated = batch.describe_scheduling_policies(arns=[spare["arn"]])["schedulingPolicies"][0]
+        assert updated["fairsharePolicy"] == {"computeReservation": 25, "shareDistribution": []}, updated
+        batch.delete_scheduling_policy(arn=spare["arn"])
+        assert batch.describe_scheduling_policies(arns=[spare["arn"]])["schedulingPolicies"] == []
+        expect_client_error(batch.delete_scheduling_policy, arn=policy["arn"])
+        expect_client_error(batch.create_scheduling_policy, name="bad", fairsharePolicy={"computeReservation": 100})
+        expect_client_error(batch.create_scheduling_policy, name="bad",
+                            fairsharePolicy={"shareDistribution": [{"shareIdentifier": "a*"}, {"shareIdentifier": "ab"}]})
+
+    @case("fair-share queues require shareIdentifier and a scheduling priority; FIFO queues refuse shareIdentifier")
+    def _():
+        message = expect_client_error(batch.submit_job, jobName="j", jobQueue="fair-queue", jobDefinition="fair-definition")
+        assert "shareIdentifier" in message, message
+        batch.register_job_definition(jobDefinitionName="unprioritized", type="container",
+                                      containerProperties={"image": "busybox", "vcpus": 2, "memory": 128, "command": ["true"]})
+        message = expect_client_error(batch.submit_job, jobName="j", jobQueue="fair-queue", jobDefinition="unprioritized", shareIdentifier="light")
+        assert "schedulingPriority" in message, message
+        expect_client_error(batch.submit_job, jobName="j", jobQueue="api-queue", jobDefinition="fair-definition", shareIdentifier="light")
+        expect_client_error(batch.update_job_queue, jobQueue="api-queue", schedulingPolicyArn=policy["arn"])
+
+    @case("fair share: with both shares backlogged, weight factors 1 and 3 start jobs about 3:1")
+    def _():
+        jobs = {}
+        for index in range(20):
+            for share in ("heavy", "light"):
+                job = batch.submit_job(jobName=f"{share}-{index}", jobQueue="fair-queue", jobDefinition="fair-definition",
+                                       shareIdentifier=share, schedulingPriorityOverride=index % 3)
+                jobs[job["jobId"]] = share
+        time.sleep(0.5)
+        batch.update_compute_environment(computeEnvironment="fair", state="ENABLED")
+        details = [wait_job(batch, job_id) for job_id in jobs]
+        assert all(d["status"] == "SUCCEEDED" and d["shareIdentifier"] == jobs[d["jobId"]] for d in details), details[0]
+        first = sorted(details, key=lambda d: d["startedAt"])[:16]
+        heavy = sum(1 for d in first if d["shareIdentifier"] == "heavy")
+        assert 3 <= heavy <= 5, f"{heavy} of the first 16 starts were the weight-3 share's: {[d['jobName'] for d in first]}"
+        summaries = batch.list_jobs(jobQueue="fair-queue", jobStatus="SUCCEEDED")["jobSummaryList"]
+        assert all(s["shareIdentifier"] in ("light", "heavy") for s in summaries), summaries[0]
+
+
 def pipeline_definition(queue, definition, command):
     lam = lambda name: f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
     branch = lambda name: {"StartAt": name, "States": {name: {"Type": "Task", "Resource": lam("branch"), "End": True}}}
@@ -347,6 +410,9 @@ def scenario_cases(server, batch, sfn, backend, workdir):
         assert output == {"input": {"num_of_epochs": 3, "parameter2": "test3"},
                           "output": {"accuracy": 0.8333, "model_path": "tasks_output/task_3.model"}}, output
 
+    if backend == "slurm":
+        slurm_array_cases(batch, queue, definition)
+
     @case(f"[{backend}] stopping the execution terminates its job")
     def _():
         long = pipeline_definition(queue, definition, ["sleep", "60"])
@@ -369,6 +435,43 @@ def scenario_cases(server, batch, sfn, backend, workdir):
         assert (execution["status"], execution.get("error")) == ("FAILED", "States.TaskFailed"), execution
         cause = json.loads(execution["cause"])
         assert (cause["Status"], cause["Container"]["ExitCode"]) == ("FAILED", 4), cause
+
+
+def slurm_array_cases(batch, queue, definition):
+    def slurm_children(job_name):
+        out = subprocess.run(["squeue", "-h", "-r", "-t", "all", "-n", job_name, "-O", "JobArrayID:64|,State:24|,exit_code:12"],
+                             capture_output=True, text=True, check=True).stdout
+        return [[field.strip() for field in line.split("|")[:3]] for line in out.splitlines()]
+
+    @case("[slurm] an array job is one sbatch --array: children <jobid>_<index>, their own exit codes, AWS's statusSummary")
+    def _():
+        name = f"slurm-array-{int(time.time() * 1000)}"
+        job = batch.submit_job(jobName=name, jobQueue=queue, jobDefinition=definition, arrayProperties={"size": 4},
+                               containerOverrides={"command": ["sh", "-c", 'echo "child $AWS_BATCH_JOB_ID"; exit $((AWS_BATCH_JOB_ARRAY_INDEX == 2 ? 5 : 0))']})
+        parent = wait_job(batch, job["jobId"])
+        summary = parent["arrayProperties"]["statusSummary"]
+        assert parent["status"] == "FAILED" and (summary["SUCCEEDED"], summary["FAILED"]) == (3, 1), parent
+        children = batch.describe_jobs(jobs=[f"{job['jobId']}:{index}" for index in range(4)])["jobs"]
+        assert [(c["status"], c["container"]["exitCode"]) for c in children] == [("SUCCEEDED", 0), ("SUCCEEDED", 0), ("FAILED", 5), ("SUCCEEDED", 0)], children
+        slurm = slurm_children(name)
+        assert len({row[0].split("_")[0] for row in slurm}) == 1, f"one Slurm submission: {slurm}"
+        assert sorted(row[0].split("_")[1] for row in slurm) == ["0", "1", "2", "3"], slurm
+
+    @case("[slurm] SEQUENTIAL and N_TO_N array dependencies still hold (their children are submitted as they become runnable)")
+    def _():
+        stamp = int(time.time() * 1000)
+        first = batch.submit_job(jobName=f"seq-{stamp}", jobQueue=queue, jobDefinition=definition, arrayProperties={"size": 3},
+                                 dependsOn=[{"type": "SEQUENTIAL"}], containerOverrides={"command": ["sleep", "0.2"]})
+        second = batch.submit_job(jobName=f"nton-{stamp}", jobQueue=queue, jobDefinition=definition, arrayProperties={"size": 3},
+                                  dependsOn=[{"jobId": first["jobId"], "type": "N_TO_N"}], containerOverrides={"command": ["true"]})
+        assert wait_job(batch, first["jobId"])["status"] == "SUCCEEDED"
+        assert wait_job(batch, second["jobId"])["status"] == "SUCCEEDED"
+        children = batch.describe_jobs(jobs=[f"{first['jobId']}:{i}" for i in range(3)] + [f"{second['jobId']}:{i}" for i in range(3)])["jobs"]
+        by_id = {c["jobId"]: c for c in children}
+        for index in range(3):
+            if index:
+                assert by_id[f"{first['jobId']}:{index}"]["startedAt"] >= by_id[f"{first['jobId']}:{index - 1}"]["stoppedAt"], children
+            assert by_id[f"{second['jobId']}:{index}"]["startedAt"] >= by_id[f"{first['jobId']}:{index}"]["stoppedAt"], children
 
 
 def durability_case(binary):
@@ -429,6 +532,7 @@ def main():
     try:
         batch, sfn = client("batch", server.endpoint), client("stepfunctions", server.endpoint)
         api_cases(server, batch)
+        fair_share_cases(server, batch)
         for backend in backends:
             scenario_cases(server, batch, sfn, backend, workdir)
     finally:

@@ -2,11 +2,15 @@
 //! RUNNABLE demand to an attempt starting on an idle environment, and a Slurm job's end-to-end
 //! latency through Batch against a bare `sbatch --wait`.
 //!
-//!     cargo bench -p batch --bench batch            (Slurm part: SLURM_CONF of a running cluster)
+//!     cargo bench -p batch --bench batch     (Slurm part: SLURM_CONF of a running cluster;
+//!                                             SLURM_BENCH_SAMPLES pairs, default 15)
 
 use batch::capacity::{CapacityKind, Environment};
 use batch::job::{Exit, Job};
-use batch::model::{ComputeEnvironment, ComputeEnvironmentOrder, ComputeResources, ContainerProperties, JobDefinition, JobQueue};
+use batch::model::{
+    ComputeEnvironment, ComputeEnvironmentOrder, ComputeResources, ContainerProperties, FairsharePolicy, JobDefinition, JobQueue, SchedulingPolicy,
+    ShareAttributes,
+};
 use batch::scheduler::{Effect, ScalerConfig, Scheduler};
 use batch::submission::{jobs_for, SubmitJobRequest, Target};
 use batch::{Batch, BatchConfig, JobRunner, Launch, Progress, RunningAttempt, SlurmRunner, SlurmSettings};
@@ -21,7 +25,8 @@ use store::MemoryStore;
 const QUEUED_JOBS: usize = 10_000;
 
 fn main() {
-    scheduler_overhead();
+    scheduler_overhead(None);
+    scheduler_overhead(Some(fair_share_policy()));
     runnable_to_started();
     slurm_end_to_end();
 }
@@ -45,8 +50,25 @@ fn definition() -> JobDefinition {
     }
 }
 
-/// Every job placed, started and ended by the pure scheduler, 8 vCPUs of c5.large at a time.
-fn scheduler_overhead() {
+/// Four shares of different weights, 10 % reserved for shares not yet active.
+fn fair_share_policy() -> SchedulingPolicy {
+    let weights = [("a", 1.0), ("b", 3.0), ("c", 0.5), ("d*", 2.0)];
+    SchedulingPolicy {
+        name: "fair".into(),
+        arn: "arn:sp/fair".into(),
+        fairshare_policy: Some(FairsharePolicy {
+            share_decay_seconds: Some(600),
+            compute_reservation: Some(10),
+            share_distribution: weights.iter().map(|(share, weight)| ShareAttributes { share_identifier: (*share).into(), weight_factor: Some(*weight) }).collect(),
+        }),
+        quota_share_policy: None,
+        tags: Default::default(),
+    }
+}
+
+/// Every job placed, started and ended by the pure scheduler, 8 vCPUs of c5.large at a time; on a
+/// fair-share queue, the jobs spread over four shares with scheduling priorities.
+fn scheduler_overhead(policy: Option<SchedulingPolicy>) {
     let mut scheduler = Scheduler::new(ScalerConfig::default());
     let spec = ComputeEnvironment {
         compute_environment_name: "env".into(),
@@ -76,7 +98,7 @@ fn scheduler_overhead() {
         job_queue_name: "q".into(),
         job_queue_arn: "arn:jq/q".into(),
         state: "ENABLED".into(),
-        scheduling_policy_arn: None,
+        scheduling_policy_arn: policy.as_ref().map(|policy| policy.arn.clone()),
         status: "VALID".into(),
         status_reason: String::new(),
         priority: 1,
@@ -84,10 +106,20 @@ fn scheduler_overhead() {
         tags: Default::default(),
         job_queue_type: "ECS_EC2".into(),
     });
+    let kind = if policy.is_some() { "fair-share" } else { "FIFO" };
+    let fair_share = policy.is_some();
+    if let Some(policy) = policy {
+        scheduler.put_policy(policy);
+    }
     let definition = definition();
     let jobs: Vec<Job> = (0..QUEUED_JOBS)
         .flat_map(|index| {
-            let request = SubmitJobRequest { job_name: format!("j{index}"), ..SubmitJobRequest::default() };
+            let request = SubmitJobRequest {
+                job_name: format!("j{index}"),
+                share_identifier: fair_share.then(|| ["a", "b", "c", "d1"][index % 4].to_owned()),
+                scheduling_priority_override: fair_share.then_some((index % 7) as i32),
+                ..SubmitJobRequest::default()
+            };
             let target = Target { job_id: format!("job-{index}"), job_arn_prefix: "arn:job/", queue_name: "q", queue_arn: "arn:jq/q", definition: &definition, now: 0 };
             jobs_for(&request, &target).unwrap_or_default()
         })
@@ -113,7 +145,7 @@ fn scheduler_overhead() {
     }
     let elapsed = started.elapsed();
     println!(
-        "scheduler overhead: {QUEUED_JOBS} jobs queued at once, all placed, started and ended in {passes} passes: {:.1} ms in all, {:.3} ms per job (target <= 2 ms)",
+        "scheduler overhead ({kind} queue): {QUEUED_JOBS} jobs queued at once, all placed, started and ended in {passes} passes: {:.1} ms in all, {:.3} ms per job (target <= 2 ms)",
         elapsed.as_secs_f64() * 1000.0,
         elapsed.as_secs_f64() * 1000.0 / QUEUED_JOBS as f64
     );
@@ -194,7 +226,10 @@ fn runnable_to_started() {
     batch.shut_down();
 }
 
-/// `true` as a Slurm job: bare `sbatch --wait` against SubmitJob until DescribeJobs says SUCCEEDED.
+/// `true` as a Slurm job: SubmitJob until DescribeJobs says SUCCEEDED, against a bare `sbatch`
+/// polled with `squeue` every 10 ms until COMPLETED, the two alternating so that the machine's
+/// load weighs on both alike (SLURM_BENCH_SAMPLES pairs, default 15); `sbatch --wait` (which
+/// polls slowly by itself) for reference.
 fn slurm_end_to_end() {
     let conf = std::env::var_os("SLURM_CONF").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp/switchyard-slurm/slurm.conf"));
     let dir = std::env::temp_dir().join(format!("switchyard-batch-bench-slurm-{}", std::process::id()));
@@ -204,40 +239,26 @@ fn slurm_end_to_end() {
         println!("Slurm end to end: no cluster answers (SLURM_CONF={}); not measured", conf.display());
         return;
     }
-    const SAMPLES: usize = 5;
+    let samples: usize = std::env::var("SLURM_BENCH_SAMPLES").ok().and_then(|text| text.parse().ok()).unwrap_or(15);
     let script = dir.join("true.sh");
     let _ = std::fs::write(&script, "#!/bin/sh\ntrue\n");
-    let mut polled = Vec::new();
-    for _ in 0..SAMPLES {
+    let sbatch = |extra: &[&str]| {
+        let mut command = Command::new("sbatch");
+        command.env("SLURM_CONF", &conf).args(extra).args(["--parsable", "--cpus-per-task=1", "--mem=128", &format!("--output={}/bare.log", dir.display())]).arg(&script);
+        command.output().expect("sbatch")
+    };
+    let bare_polled = || {
         let started = Instant::now();
-        let submitted = Command::new("sbatch")
-            .env("SLURM_CONF", &conf)
-            .args(["--parsable", "--cpus-per-task=1", "--mem=128", &format!("--output={}/bare.log", dir.display())])
-            .arg(&script)
-            .output()
-            .expect("sbatch");
-        let slurm_id = String::from_utf8_lossy(&submitted.stdout).trim().to_owned();
+        let slurm_id = String::from_utf8_lossy(&sbatch(&[]).stdout).trim().to_owned();
         loop {
             let state = Command::new("squeue").env("SLURM_CONF", &conf).args(["-h", "-t", "all", "-o", "%T", "-j", &slurm_id]).output().expect("squeue");
             if String::from_utf8_lossy(&state.stdout).trim() == "COMPLETED" {
-                break;
+                return started.elapsed();
             }
             assert!(started.elapsed() < Duration::from_secs(60), "slurm job {slurm_id}");
             std::thread::sleep(Duration::from_millis(10));
         }
-        polled.push(started.elapsed());
-    }
-    let mut bare = Vec::new();
-    for _ in 0..SAMPLES {
-        let started = Instant::now();
-        let status = Command::new("sbatch")
-            .env("SLURM_CONF", &conf)
-            .args(["--wait", "--parsable", "--cpus-per-task=1", "--mem=128", &format!("--output={}/bare.log", dir.display())])
-            .arg(&script)
-            .output();
-        assert!(status.is_ok_and(|output| output.status.success()), "sbatch --wait");
-        bare.push(started.elapsed());
-    }
+    };
     let runners: HashMap<String, Arc<dyn JobRunner>> = [("slurm".to_owned(), Arc::new(SlurmRunner::new(settings)) as Arc<dyn JobRunner>)].into();
     let mut config = BatchConfig::new(dir.join("logs"));
     config.default_backend = "slurm".into();
@@ -250,29 +271,47 @@ fn slurm_end_to_end() {
     );
     call("createjobqueue", json!({"jobQueueName": "q", "priority": 1, "computeEnvironmentOrder": [{"order": 1, "computeEnvironment": "env"}]}));
     call("registerjobdefinition", json!({"jobDefinitionName": "d", "type": "container", "containerProperties": {"image": "x", "vcpus": 1, "memory": 128, "command": ["true"]}}));
-    let mut through_batch = Vec::new();
-    for index in 0..SAMPLES {
+    let through_batch = |index: usize| {
         let started = Instant::now();
         let submitted = call("submitjob", json!({"jobName": format!("j{index}"), "jobQueue": "q", "jobDefinition": "d"}));
         let job_id = submitted["jobId"].as_str().unwrap_or_default().to_owned();
         loop {
             let status = batch.describe_job(&job_id).and_then(|job| job["status"].as_str().map(str::to_owned)).unwrap_or_default();
             if status == "SUCCEEDED" {
-                break;
+                return started.elapsed();
             }
             assert!(status != "FAILED" && started.elapsed() < Duration::from_secs(60), "job {job_id}: {status}");
             std::thread::sleep(Duration::from_millis(5));
         }
-        through_batch.push(started.elapsed());
+    };
+    let (mut polled, mut batched) = (Vec::new(), Vec::new());
+    for index in 0..samples {
+        polled.push(bare_polled());
+        batched.push(through_batch(index));
     }
-    let (bare, polled, through_batch) = (median(bare), median(polled), median(through_batch));
+    let waited: Vec<Duration> = (0..5)
+        .map(|_| {
+            let started = Instant::now();
+            assert!(sbatch(&["--wait"]).status.success(), "sbatch --wait");
+            started.elapsed()
+        })
+        .collect();
+    // Slurm itself sometimes starts a job at once (tens of ms) and usually on its next cycle
+    // (about a second), on both sides alike: quartiles compare them, single pairs do not.
+    let quartiles = |samples: &[Duration]| {
+        let mut sorted = samples.to_vec();
+        sorted.sort();
+        [sorted.len() / 4, sorted.len() / 2, sorted.len() * 3 / 4].map(|index| sorted.get(index).copied().unwrap_or_default())
+    };
+    let (through_batch, bare) = (quartiles(&batched), quartiles(&polled));
+    let shown = |quartiles: [Duration; 3]| quartiles.map(|value| format!("{:.0}", millis(value))).join("/");
     println!(
-        "Slurm end to end (`true`, median of {SAMPLES}): through Batch {:.0} ms; bare sbatch --wait {:.0} ms ({:.2}x); bare sbatch + squeue every 10 ms {:.0} ms ({:.2}x) (target <= 1.5x)",
-        millis(through_batch),
-        millis(bare),
-        through_batch.as_secs_f64() / bare.as_secs_f64(),
-        millis(polled),
-        through_batch.as_secs_f64() / polled.as_secs_f64()
+        "Slurm end to end (`true`, {samples} alternating pairs, ms p25/median/p75): through Batch {}; bare sbatch + squeue every 10 ms {}; ratio of medians {:.2}x, of p75 {:.2}x (target <= 1.5x); bare sbatch --wait median of 5 {:.0} ms",
+        shown(through_batch),
+        shown(bare),
+        through_batch[1].as_secs_f64() / bare[1].as_secs_f64(),
+        through_batch[2].as_secs_f64() / bare[2].as_secs_f64(),
+        millis(median(waited)),
     );
     batch.shut_down();
     let _ = std::fs::remove_dir_all(&dir);

@@ -11,6 +11,7 @@ pub mod instance_types;
 pub mod job;
 pub mod model;
 mod operations;
+pub mod run_queue;
 pub mod runner;
 pub mod scheduler;
 pub mod slurm;

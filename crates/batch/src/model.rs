@@ -77,6 +77,40 @@ pub struct JobQueue {
     pub job_queue_type: String,
 }
 
+/// A scheduling policy: fair share between the share identifiers of a queue's jobs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SchedulingPolicy {
+    pub name: String,
+    pub arn: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fairshare_policy: Option<FairsharePolicy>,
+    /// Kept as given: Switchyard schedules quota shares as FIFO.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota_share_policy: Option<Value>,
+    #[serde(default)]
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FairsharePolicy {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub share_decay_seconds: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compute_reservation: Option<u32>,
+    #[serde(default)]
+    pub share_distribution: Vec<ShareAttributes>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShareAttributes {
+    pub share_identifier: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight_factor: Option<f64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ComputeEnvironmentOrder {
@@ -203,6 +237,12 @@ pub struct JobDetail {
     pub job_id: String,
     pub job_queue: String,
     pub status: JobStatus,
+    /// Set on jobs of fair-share queues.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share_identifier: Option<String>,
+    /// Orders jobs of one share on a fair-share queue (higher first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduling_priority: Option<i32>,
     pub attempts: Vec<AttemptDetail>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_reason: Option<String>,

@@ -6,12 +6,12 @@ use crate::error::{BatchError, BatchResult};
 use crate::instance_types;
 use crate::job::Job;
 use crate::model::{
-    ComputeEnvironment, ComputeEnvironmentOrder, ComputeResources, ContainerProperties, JobDefinition, JobQueue, JobStatus, JobTimeout, Parameters,
-    RetryStrategy, Tags,
+    ComputeEnvironment, ComputeEnvironmentOrder, ComputeResources, ContainerProperties, FairsharePolicy, JobDefinition, JobQueue, JobStatus, JobTimeout,
+    Parameters, RetryStrategy, SchedulingPolicy, Tags,
 };
 use crate::scheduler::name_of;
-use crate::service::{capacity_kind, document, now_ms, Batch, KIND_DEFINITION, KIND_ENVIRONMENT, KIND_JOB, KIND_QUEUE};
-use crate::submission::{jobs_for, validate_name, SubmitJobRequest, Target};
+use crate::service::{capacity_kind, document, now_ms, Batch, KIND_DEFINITION, KIND_ENVIRONMENT, KIND_JOB, KIND_POLICY, KIND_QUEUE};
+use crate::submission::{jobs_for, validate_name, SubmitJobRequest, Target, MAX_SCHEDULING_PRIORITY};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -36,6 +36,11 @@ impl Batch {
             "updatejobqueue" => self.update_job_queue(decode(body)?),
             "deletejobqueue" => self.delete_job_queue(decode(body)?),
             "describejobqueues" => self.describe_job_queues(decode(body)?),
+            "createschedulingpolicy" => self.create_scheduling_policy(decode(body)?),
+            "updateschedulingpolicy" => self.update_scheduling_policy(decode(body)?),
+            "deleteschedulingpolicy" => self.delete_scheduling_policy(decode(body)?),
+            "describeschedulingpolicies" => self.describe_scheduling_policies(decode(body)?),
+            "listschedulingpolicies" => self.list_scheduling_policies(decode(body)?),
             "registerjobdefinition" => self.register_job_definition(decode(body)?),
             "deregisterjobdefinition" => self.deregister_job_definition(decode(body)?),
             "describejobdefinitions" => self.describe_job_definitions(decode(body)?),
@@ -200,6 +205,9 @@ impl Batch {
         one_of("state", &state_name, &["ENABLED", "DISABLED"])?;
         let mut state = self.lock();
         let order = self.environment_order(&state, request.compute_environment_order)?;
+        if let Some(arn) = &request.scheduling_policy_arn {
+            existing_policy(&state, arn)?;
+        }
         let name = request.job_queue_name;
         if state.scheduler.queue(&name).is_some() {
             return Err(BatchError::client("Error executing request, Exception : Object already exists"));
@@ -253,8 +261,13 @@ impl Batch {
         if let Some(order) = request.compute_environment_order {
             queue.compute_environment_order = self.environment_order(&state, order)?;
         }
-        if let Some(policy) = request.scheduling_policy_arn {
-            queue.scheduling_policy_arn = Some(policy);
+        if let Some(arn) = request.scheduling_policy_arn {
+            // AWS: a fair-share policy can be replaced, not added to a FIFO queue nor removed.
+            if queue.scheduling_policy_arn.is_none() {
+                return Err(BatchError::client("Error executing request, Exception : A job queue without a fair-share scheduling policy can't have one added."));
+            }
+            existing_policy(&state, &arn)?;
+            queue.scheduling_policy_arn = Some(arn);
         }
         self.write(document(KIND_QUEUE, &name, &queue).into_iter().collect())?;
         let arn = queue.job_queue_arn.clone();
@@ -290,6 +303,72 @@ impl Batch {
         page("jobQueues", queues, request.max_results, request.next_token.as_deref())
     }
 
+    // ---- scheduling policies ----
+
+    fn create_scheduling_policy(&self, request: CreateSchedulingPolicy) -> BatchResult<Value> {
+        validate_name(&request.name)?;
+        if let Some(fair_share) = &request.fairshare_policy {
+            validate_fair_share(fair_share)?;
+        }
+        let mut state = self.lock();
+        let arn = self.config.arn(&format!("scheduling-policy/{}", request.name));
+        if state.scheduler.policy(&arn).is_some() {
+            return Err(BatchError::client("Error executing request, Exception : Object already exists"));
+        }
+        let policy = SchedulingPolicy {
+            name: request.name,
+            arn: arn.clone(),
+            fairshare_policy: request.fairshare_policy,
+            quota_share_policy: request.quota_share_policy,
+            tags: request.tags,
+        };
+        self.write(document(KIND_POLICY, &policy.name, &policy).into_iter().collect())?;
+        let name = policy.name.clone();
+        state.scheduler.put_policy(policy);
+        Ok(json!({ "name": name, "arn": arn }))
+    }
+
+    fn update_scheduling_policy(&self, request: UpdateSchedulingPolicy) -> BatchResult<Value> {
+        if let Some(fair_share) = &request.fairshare_policy {
+            validate_fair_share(fair_share)?;
+        }
+        let mut state = self.lock();
+        let mut policy = existing_policy(&state, &request.arn)?.clone();
+        if let Some(fair_share) = request.fairshare_policy {
+            policy.fairshare_policy = Some(fair_share);
+        }
+        if let Some(quota_share) = request.quota_share_policy {
+            policy.quota_share_policy = Some(quota_share);
+        }
+        self.write(document(KIND_POLICY, &policy.name, &policy).into_iter().collect())?;
+        state.scheduler.put_policy(policy);
+        self.poke(&mut state);
+        Ok(json!({}))
+    }
+
+    fn delete_scheduling_policy(&self, request: DeleteSchedulingPolicy) -> BatchResult<Value> {
+        let mut state = self.lock();
+        let name = existing_policy(&state, &request.arn)?.name.clone();
+        if state.scheduler.queues().any(|queue| queue.scheduling_policy_arn.as_deref() == Some(request.arn.as_str())) {
+            return Err(BatchError::client("Error executing request, Exception : Cannot delete, found existing JobQueue relationship"));
+        }
+        self.write(vec![Write::DeleteDocument { kind: KIND_POLICY.into(), key: name }])?;
+        state.scheduler.remove_policy(&request.arn);
+        Ok(json!({}))
+    }
+
+    fn describe_scheduling_policies(&self, request: DescribeSchedulingPolicies) -> BatchResult<Value> {
+        let state = self.lock();
+        let policies: Vec<Value> = request.arns.iter().filter_map(|arn| state.scheduler.policy(arn)).map(|policy| json!(policy)).collect();
+        Ok(json!({ "schedulingPolicies": policies }))
+    }
+
+    fn list_scheduling_policies(&self, request: ListSchedulingPolicies) -> BatchResult<Value> {
+        let state = self.lock();
+        let policies: Vec<Value> = state.scheduler.policies().map(|policy| json!({ "arn": policy.arn })).collect();
+        page("schedulingPolicies", policies, request.max_results, request.next_token.as_deref())
+    }
+
     // ---- job definitions ----
 
     fn register_job_definition(&self, request: RegisterJobDefinition) -> BatchResult<Value> {
@@ -297,6 +376,9 @@ impl Batch {
         one_of("type", &request.kind, &["container", "multinode"])?;
         if request.kind == "container" && request.container_properties.is_none() {
             return Err(BatchError::client("Error executing request, Exception : containerProperties is required for jobs of type container."));
+        }
+        if request.scheduling_priority.is_some_and(|priority| !(0..=MAX_SCHEDULING_PRIORITY).contains(&priority)) {
+            return Err(BatchError::client(format!("Error executing request, Exception : schedulingPriority must be between 0 and {MAX_SCHEDULING_PRIORITY}.")));
         }
         if let Some(attempts) = request.retry_strategy.as_ref().and_then(|strategy| strategy.attempts) {
             if !(1..=10).contains(&attempts) {
@@ -372,7 +454,9 @@ impl Batch {
             return Err(BatchError::client(format!("Error executing request, Exception : JobQueue {} not found", request.job_queue)));
         };
         let queue_arn = queue.job_queue_arn.clone();
+        let fair_share = queue.scheduling_policy_arn.is_some();
         let definition = resolve_definition(&state.definitions, &request.job_definition)?.clone();
+        validate_share(&request, &definition, fair_share)?;
         for dependency in &request.depends_on {
             if !dependency.job_id.is_empty() && state.scheduler.job(&dependency.job_id).is_none() {
                 return Err(BatchError::client(format!("Error executing request, Exception : Dependent job id {} does not exist", dependency.job_id)));
@@ -474,7 +558,12 @@ fn summary(job: &Job) -> Value {
         "jobDefinition": detail.job_definition,
     });
     let Some(fields) = summary.as_object_mut() else { return summary };
-    let optional = [("statusReason", json!(detail.status_reason)), ("startedAt", json!(detail.started_at)), ("stoppedAt", json!(detail.stopped_at))];
+    let optional = [
+        ("statusReason", json!(detail.status_reason)),
+        ("startedAt", json!(detail.started_at)),
+        ("stoppedAt", json!(detail.stopped_at)),
+        ("shareIdentifier", json!(detail.share_identifier)),
+    ];
     fields.extend(optional.into_iter().filter(|(_, value)| !value.is_null()).map(|(key, value)| (key.to_owned(), value)));
     if detail.container.exit_code.is_some() || detail.container.reason.is_some() {
         let mut container = Map::new();
@@ -525,6 +614,73 @@ fn split_definition(reference: &str) -> (&str, Option<u32>) {
             Err(_) => (name, None),
         },
         None => (name, None),
+    }
+}
+
+fn existing_policy<'a>(state: &'a crate::service::State, arn: &str) -> BatchResult<&'a SchedulingPolicy> {
+    state.scheduler.policy(arn).ok_or_else(|| BatchError::client(format!("Error executing request, Exception : SchedulingPolicy {arn} does not exist")))
+}
+
+const MAX_SHARE_DECAY_SECONDS: u32 = 604_800;
+const MAX_COMPUTE_RESERVATION: u32 = 99;
+const WEIGHT_FACTORS: std::ops::RangeInclusive<f64> = 0.0001..=999.9999;
+
+fn validate_fair_share(policy: &FairsharePolicy) -> BatchResult<()> {
+    let invalid = |message: String| Err(BatchError::client(format!("Error executing request, Exception : {message}")));
+    if policy.share_decay_seconds.is_some_and(|seconds| seconds > MAX_SHARE_DECAY_SECONDS) {
+        return invalid(format!("fairsharePolicy.shareDecaySeconds must be between 0 and {MAX_SHARE_DECAY_SECONDS}."));
+    }
+    if policy.compute_reservation.is_some_and(|reservation| reservation > MAX_COMPUTE_RESERVATION) {
+        return invalid(format!("fairsharePolicy.computeReservation must be between 0 and {MAX_COMPUTE_RESERVATION}."));
+    }
+    for (index, share) in policy.share_distribution.iter().enumerate() {
+        validate_share_identifier("fairsharePolicy.shareDistribution.shareIdentifier", &share.share_identifier)?;
+        if share.weight_factor.is_some_and(|weight| !WEIGHT_FACTORS.contains(&weight)) {
+            return invalid(format!("fairsharePolicy.shareDistribution.weightFactor must be between 0.0001 and 999.9999, got {:?}", share.weight_factor));
+        }
+        let overlapping = policy.share_distribution[..index].iter().find(|earlier| shares_overlap(&earlier.share_identifier, &share.share_identifier));
+        if let Some(earlier) = overlapping {
+            return invalid(format!("fairsharePolicy.shareDistribution: share identifiers {} and {} overlap.", earlier.share_identifier, share.share_identifier));
+        }
+    }
+    Ok(())
+}
+
+/// Two entries overlap when one names, or is a prefix (`name*`) of, the other.
+fn shares_overlap(first: &str, second: &str) -> bool {
+    let covers = |pattern: &str, other: &str| match pattern.strip_suffix('*') {
+        Some(prefix) => other.trim_end_matches('*').starts_with(prefix),
+        None => pattern == other,
+    };
+    covers(first, second) || covers(second, first)
+}
+
+/// Up to 255 letters and digits, optionally followed by `*`.
+fn validate_share_identifier(field: &str, share: &str) -> BatchResult<()> {
+    let stem = share.strip_suffix('*').unwrap_or(share);
+    if stem.is_empty() || share.len() > 255 || !stem.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(BatchError::client(format!("Error executing request, Exception : {field} must be up to 255 letters and numbers, optionally followed by *, got {share:?}")));
+    }
+    Ok(())
+}
+
+/// AWS's rules for shareIdentifier and the scheduling priority, by the kind of queue.
+fn validate_share(request: &SubmitJobRequest, definition: &JobDefinition, fair_share: bool) -> BatchResult<()> {
+    match (&request.share_identifier, fair_share) {
+        (None, true) => Err(BatchError::client("Error executing request, Exception : shareIdentifier must be specified.")),
+        (Some(_), false) => {
+            Err(BatchError::client("Error executing request, Exception : shareIdentifier can only be specified for a job queue with a fair share scheduling policy."))
+        }
+        (Some(share), true) => {
+            validate_share_identifier("shareIdentifier", share)?;
+            if request.scheduling_priority_override.is_none() && definition.scheduling_priority.is_none() {
+                return Err(BatchError::client(
+                    "Error executing request, Exception : Either schedulingPriority in job definition or schedulingPriorityOverride should be specified.",
+                ));
+            }
+            Ok(())
+        }
+        (None, false) => Ok(()),
     }
 }
 
@@ -674,6 +830,43 @@ struct DeleteJobQueue {
 struct DescribeJobQueues {
     #[serde(default)]
     job_queues: Vec<String>,
+    max_results: Option<usize>,
+    next_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateSchedulingPolicy {
+    name: String,
+    fairshare_policy: Option<FairsharePolicy>,
+    quota_share_policy: Option<Value>,
+    #[serde(default)]
+    tags: Tags,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UpdateSchedulingPolicy {
+    arn: String,
+    fairshare_policy: Option<FairsharePolicy>,
+    quota_share_policy: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeleteSchedulingPolicy {
+    arn: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DescribeSchedulingPolicies {
+    arns: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListSchedulingPolicies {
     max_results: Option<usize>,
     next_token: Option<String>,
 }

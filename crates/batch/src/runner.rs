@@ -21,6 +21,15 @@ pub struct Launch {
     pub timeout_seconds: Option<u64>,
     /// Where the attempt's stdout and stderr go.
     pub log_path: PathBuf,
+    /// Set for a child of an array job.
+    pub array_child: Option<ArrayChild>,
+}
+
+/// Which child of which array job an attempt runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArrayChild {
+    pub parent_job_id: String,
+    pub index: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +55,12 @@ pub trait RunningAttempt: Send {
 pub trait JobRunner: Send + Sync {
     /// Starts an attempt. An error is the reason it could not start (the container's reason).
     fn start(&self, launch: &Launch) -> Result<Box<dyn RunningAttempt>, String>;
+
+    /// Starts attempts of children of one array job that became runnable together (one result
+    /// per launch, in order). A cluster runs them as one array submission; others one by one.
+    fn start_array(&self, launches: &[Launch]) -> Vec<Result<Box<dyn RunningAttempt>, String>> {
+        launches.iter().map(|launch| self.start(launch)).collect()
+    }
 
     /// Finds a started attempt again by its handle (after a restart); None when it cannot.
     fn reattach(&self, _handle: &str, _launch: &Launch) -> Option<Box<dyn RunningAttempt>> {

@@ -5,7 +5,8 @@
 
 use crate::capacity::{CapacityKind, Environment, InstanceRecord};
 use crate::job::{should_retry, Exit, Job, Placement, StopCause};
-use crate::model::{ArrayPropertiesDetail, AttemptContainerDetail, AttemptDetail, JobQueue, JobStatus};
+use crate::model::{ArrayPropertiesDetail, AttemptContainerDetail, AttemptDetail, JobQueue, JobStatus, SchedulingPolicy};
+use crate::run_queue::{FairShare, QueuedJob, RunQueue, Walk};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// The scaler's timing, and the simulations tests turn on.
@@ -41,9 +42,11 @@ pub struct Scheduler {
     config: ScalerConfig,
     environments: BTreeMap<String, Environment>,
     queues: BTreeMap<String, JobQueue>,
+    /// Scheduling policies by ARN.
+    policies: BTreeMap<String, SchedulingPolicy>,
     jobs: HashMap<String, Job>,
-    /// RUNNABLE jobs not yet placed, per queue, in submission order.
-    runnable: BTreeMap<String, BTreeSet<(u64, String)>>,
+    /// RUNNABLE jobs not yet placed, per queue.
+    runnable: BTreeMap<String, RunQueue>,
     /// Jobs waiting (PENDING) on each job.
     dependents: HashMap<String, Vec<String>>,
     /// SUBMITTED jobs, promoted on the next pass.
@@ -65,6 +68,7 @@ impl Scheduler {
             config,
             environments: BTreeMap::new(),
             queues: BTreeMap::new(),
+            policies: BTreeMap::new(),
             jobs: HashMap::new(),
             runnable: BTreeMap::new(),
             dependents: HashMap::new(),
@@ -128,6 +132,29 @@ impl Scheduler {
         self.queues.values()
     }
 
+    pub fn put_policy(&mut self, policy: SchedulingPolicy) {
+        self.policies.insert(policy.arn.clone(), policy);
+    }
+
+    pub fn remove_policy(&mut self, arn: &str) {
+        self.policies.remove(arn);
+    }
+
+    pub fn policy(&self, arn: &str) -> Option<&SchedulingPolicy> {
+        self.policies.get(arn)
+    }
+
+    pub fn policies(&self) -> impl Iterator<Item = &SchedulingPolicy> {
+        self.policies.values()
+    }
+
+    /// The fair share a queue schedules by; None for a FIFO queue.
+    fn fair_share_of(&self, queue: &str) -> Option<FairShare> {
+        let arn = self.queues.get(queue)?.scheduling_policy_arn.as_ref()?;
+        let policy = self.policies.get(arn).and_then(|policy| policy.fairshare_policy.clone()).unwrap_or_default();
+        Some(FairShare::new(&policy))
+    }
+
     // ---- jobs ----
 
     pub fn job(&self, id: &str) -> Option<&Job> {
@@ -158,19 +185,21 @@ impl Scheduler {
             JobStatus::Submitted | JobStatus::Pending => self.submitted.push(id.clone()),
             JobStatus::Runnable => {
                 job.run.placement = None;
-                self.runnable.entry(job.run.queue.clone()).or_default().insert((job.run.sequence, id.clone()));
+                self.runnable.entry(job.run.queue.clone()).or_default().insert(&queued(&job));
             }
             JobStatus::Starting | JobStatus::Running if reattachable && job.run.placement.as_ref().is_some_and(|p| p.handle.is_some()) => {
                 if let Some(deadline) = job.run.deadline {
                     self.deadlines.insert((deadline, id.clone()));
                 }
+                let share = queued(&job).share;
+                self.runnable.entry(job.run.queue.clone()).or_default().restore_placed(&share, job.run.demand.millicpus);
                 self.effects.push(Effect::Start { job_id: id.clone() });
             }
             JobStatus::Starting | JobStatus::Running => {
                 job.detail.status = JobStatus::Runnable;
                 job.run.placement = None;
                 self.changed_jobs.insert(id.clone());
-                self.runnable.entry(job.run.queue.clone()).or_default().insert((job.run.sequence, id.clone()));
+                self.runnable.entry(job.run.queue.clone()).or_default().insert(&queued(&job));
             }
             JobStatus::Succeeded | JobStatus::Failed => {}
         }
@@ -307,8 +336,8 @@ impl Scheduler {
     /// A RUNNABLE job waiting for a launching instance gives its place back.
     fn unplace(&mut self, job_id: &str, now: i64) {
         let Some(job) = self.jobs.get_mut(job_id) else { return };
-        if let Some(queued) = self.runnable.get_mut(&job.run.queue) {
-            queued.remove(&(job.run.sequence, job_id.to_owned()));
+        if let Some(run_queue) = self.runnable.get_mut(&job.run.queue) {
+            run_queue.remove(&queued(job));
         }
         let demand = job.run.demand;
         if let Some(placement) = job.run.placement.take() {
@@ -320,7 +349,7 @@ impl Scheduler {
         let Some(job) = self.jobs.get_mut(job_id) else { return };
         job.detail.status = JobStatus::Runnable;
         self.changed_jobs.insert(job_id.to_owned());
-        self.runnable.entry(job.run.queue.clone()).or_default().insert((job.run.sequence, job_id.to_owned()));
+        self.runnable.entry(job.run.queue.clone()).or_default().insert(&queued(job));
     }
 
     fn finish(&mut self, job_id: &str, status: JobStatus, status_reason: String, now: i64) {
@@ -374,6 +403,7 @@ impl Scheduler {
 
     /// Frees the job's share of its instance (or cluster).
     fn release(&mut self, placement: &Placement, job_id: &str, demand: &crate::job::Demand, now: i64) {
+        self.release_from_queue(job_id);
         let Some(environment) = self.environments.get_mut(&placement.environment) else { return };
         match &placement.instance {
             Some(instance_id) => {
@@ -390,6 +420,14 @@ impl Scheduler {
                 }
             }
             None => environment.external_used = environment.external_used.minus(demand),
+        }
+    }
+
+    /// The job no longer holds part of its queue's capacity.
+    fn release_from_queue(&mut self, job_id: &str) {
+        let Some(job) = self.jobs.get(job_id) else { return };
+        if let Some(run_queue) = self.runnable.get_mut(&job.run.queue) {
+            run_queue.released(&queued(job).share, job.run.demand.millicpus);
         }
     }
 
@@ -485,6 +523,7 @@ impl Scheduler {
                     }
                     _ => {
                         job.run.placement = None;
+                        self.release_from_queue(&job_id);
                         self.make_runnable(&job_id);
                     }
                 }
@@ -536,29 +575,36 @@ impl Scheduler {
             })
             .collect();
         for (queue, environments) in order {
+            let fair_share = self.fair_share_of(&queue);
+            let capacity_millicpus: u64 =
+                environments.iter().filter_map(|name| self.environments.get(name)).map(|environment| u64::from(environment.max_vcpus()) * 1000).sum();
             // Walks the queue in order without copying it: a full environment ends the walk early,
             // so a pass costs what it places, not what is queued.
-            let mut cursor: Option<(u64, String)> = None;
-            loop {
-                let next = self.runnable.get(&queue).and_then(|jobs| match &cursor {
-                    None => jobs.first().cloned(),
-                    Some(after) => jobs.range((std::ops::Bound::Excluded(after.clone()), std::ops::Bound::Unbounded)).next().cloned(),
-                });
-                let Some((sequence, job_id)) = next else { break };
-                cursor = Some((sequence, job_id.clone()));
+            let mut walk = Walk::default();
+            while let Some(run_queue) = self.runnable.get(&queue) {
+                let Some(next) = run_queue.next(&walk, fair_share.as_ref(), now) else { break };
+                walk.pass(&next);
                 if !environments.iter().any(|name| self.environments.get(name).is_some_and(|environment| environment.is_enabled() && environment.has_room())) {
                     break;
                 }
-                if let Some(placement) = self.place(&job_id, &environments, now) {
-                    if let Some(queued) = self.runnable.get_mut(&queue) {
-                        queued.remove(&(sequence, job_id.clone()));
+                let Some(demand) = self.jobs.get(&next.job_id).map(|job| job.run.demand) else { break };
+                if let Some(fair_share) = &fair_share {
+                    let usable = fair_share.usable_millicpus(capacity_millicpus, run_queue.active_shares());
+                    if run_queue.placed_millicpus() + u64::from(demand.millicpus) > usable {
+                        // The rest is held back for shares that are not active yet.
+                        break;
                     }
-                    let ready = placement.1;
-                    if let Some(job) = self.jobs.get_mut(&job_id) {
-                        job.run.placement = Some(placement.0);
+                }
+                if let Some((placement, ready)) = self.place(&next.job_id, &environments, now) {
+                    if let Some(run_queue) = self.runnable.get_mut(&queue) {
+                        run_queue.remove(&next);
+                        run_queue.placed(&next.share, demand.millicpus, fair_share.as_ref(), now);
+                    }
+                    if let Some(job) = self.jobs.get_mut(&next.job_id) {
+                        job.run.placement = Some(placement);
                     }
                     if ready {
-                        self.begin_attempt(&job_id, now);
+                        self.begin_attempt(&next.job_id, now);
                     }
                 }
             }
@@ -725,6 +771,14 @@ impl Scheduler {
         }
         depths
     }
+}
+
+/// A RUNNABLE job's place in its queue's order.
+fn queued(job: &Job) -> QueuedJob {
+    let share = job.detail.share_identifier.clone();
+    // Scheduling priorities order jobs within a share: they do not count on FIFO queues.
+    let priority = if share.is_some() { job.detail.scheduling_priority.unwrap_or(0) } else { 0 };
+    QueuedJob { share: share.unwrap_or_default(), priority, sequence: job.run.sequence, job_id: job.id().to_owned() }
 }
 
 fn instance_id(number: u64) -> String {

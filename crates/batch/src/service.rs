@@ -4,8 +4,8 @@
 use crate::capacity::{CapacityKind, Environment, InstanceRecord};
 use crate::error::{BatchError, BatchResult};
 use crate::job::{Exit, Job};
-use crate::model::{ComputeEnvironment, JobDefinition, JobQueue};
-use crate::runner::{JobRunner, Launch, Progress, RunningAttempt};
+use crate::model::{ComputeEnvironment, JobDefinition, JobQueue, SchedulingPolicy};
+use crate::runner::{ArrayChild, JobRunner, Launch, Progress, RunningAttempt};
 use crate::scheduler::{Effect, ScalerConfig, Scheduler};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -21,6 +21,7 @@ pub const KIND_QUEUE: &str = "batch-job-queue";
 pub const KIND_DEFINITION: &str = "batch-job-definition";
 pub const KIND_JOB: &str = "batch-job";
 pub const KIND_INSTANCE: &str = "batch-instance";
+pub const KIND_POLICY: &str = "batch-scheduling-policy";
 
 /// The tag of a compute environment naming the runner of its jobs (`process`, `slurm`, ...).
 pub const BACKEND_TAG: &str = "switchyard:backend";
@@ -85,6 +86,9 @@ impl Batch {
         for environment in load::<ComputeEnvironment>(&*store, KIND_ENVIRONMENT)? {
             let kind = capacity_kind(&environment, &config.default_backend);
             scheduler.put_environment(Environment::new(environment, kind));
+        }
+        for policy in load::<SchedulingPolicy>(&*store, KIND_POLICY)? {
+            scheduler.put_policy(policy);
         }
         for queue in load::<JobQueue>(&*store, KIND_QUEUE)? {
             scheduler.put_queue(queue);
@@ -197,15 +201,17 @@ impl Batch {
                 (state.scheduler.take_effects(), next)
             };
             let mut busy = !effects.is_empty();
+            let mut starts = Vec::new();
             for effect in effects {
                 match effect {
-                    Effect::Start { job_id } => self.start_attempt(&job_id, &mut running),
+                    Effect::Start { job_id } => starts.push(job_id),
                     Effect::Stop { job_id } => match running.get_mut(&job_id) {
                         Some(attempt) => attempt.attempt.stop(),
                         None => self.lock().scheduler.exited(&job_id, now, Exit { exit_code: None, reason: Some("Task stopped before it started".into()) }),
                     },
                 }
             }
+            self.start_attempts(&starts, &mut running);
             busy |= self.poll_attempts(&mut running);
             let mut state = self.lock();
             self.write_changes(&mut state);
@@ -227,13 +233,38 @@ impl Batch {
         }
     }
 
-    fn start_attempt(&self, job_id: &str, running: &mut HashMap<String, Attempt>) {
-        let Some((launch, runner, handle)) = self.launch_of(job_id) else { return };
-        let started = match (&runner, handle) {
-            (Some(runner), Some(handle)) => runner.reattach(&handle, &launch).ok_or_else(|| format!("CannotInspectContainerError: attempt {handle} was lost")),
-            (Some(runner), None) => runner.start(&launch),
-            (None, _) => Err("CannotStartContainerError: no runner for this compute environment".into()),
-        };
+    /// Starts (or finds again) the attempts of these jobs. Children of one array job starting
+    /// together go to their runner as one array.
+    fn start_attempts(&self, job_ids: &[String], running: &mut HashMap<String, Attempt>) {
+        let mut arrays: Vec<(Arc<dyn JobRunner>, Vec<Launch>)> = Vec::new();
+        for job_id in job_ids {
+            let Some((launch, runner, handle)) = self.launch_of(job_id) else { continue };
+            match (runner, handle) {
+                (Some(runner), Some(handle)) => {
+                    let attempt = runner.reattach(&handle, &launch).ok_or_else(|| format!("CannotInspectContainerError: attempt {handle} was lost"));
+                    self.record_start(job_id, attempt, running);
+                }
+                (Some(runner), None) => {
+                    let same_array = |(other, launches): &&mut (Arc<dyn JobRunner>, Vec<Launch>)| {
+                        Arc::ptr_eq(other, &runner) && launches.first().is_some_and(|first| in_same_array(first, &launch))
+                    };
+                    match arrays.iter_mut().find(same_array) {
+                        Some((_, launches)) => launches.push(launch),
+                        None => arrays.push((runner, vec![launch])),
+                    }
+                }
+                (None, _) => self.record_start(job_id, Err("CannotStartContainerError: no runner for this compute environment".into()), running),
+            }
+        }
+        for (runner, launches) in arrays {
+            let attempts = if launches.len() == 1 { vec![runner.start(&launches[0])] } else { runner.start_array(&launches) };
+            for (launch, attempt) in launches.iter().zip(attempts) {
+                self.record_start(&launch.job_id, attempt, running);
+            }
+        }
+    }
+
+    fn record_start(&self, job_id: &str, started: Result<Box<dyn RunningAttempt>, String>, running: &mut HashMap<String, Attempt>) {
         let now = now_ms();
         let mut state = self.lock();
         match started {
@@ -278,6 +309,7 @@ impl Batch {
             demand: job.run.demand,
             timeout_seconds: detail.timeout.and_then(|timeout| timeout.attempt_duration_seconds),
             log_path: self.log_path(&stream),
+            array_child: job.run.parent.clone().zip(detail.array_properties.as_ref().and_then(|array| array.index)).map(|(parent_job_id, index)| ArrayChild { parent_job_id, index }),
         };
         Some((launch, runner, placement.handle.clone()))
     }
@@ -329,6 +361,12 @@ struct Attempt {
     attempt: Box<dyn RunningAttempt>,
     /// Whether the scheduler was told it runs.
     running: bool,
+}
+
+/// Attempts of children of the same array job, of the same number.
+fn in_same_array(first: &Launch, other: &Launch) -> bool {
+    let parent = |launch: &Launch| launch.array_child.as_ref().map(|child| child.parent_job_id.clone());
+    parent(first).is_some() && parent(first) == parent(other) && first.attempt == other.attempt
 }
 
 /// The runner an environment's jobs go to.

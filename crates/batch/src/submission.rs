@@ -54,6 +54,7 @@ pub struct Target<'a> {
 
 const MAX_ARRAY_SIZE: u32 = 10_000;
 const MIN_TIMEOUT_SECONDS: u64 = 60;
+pub const MAX_SCHEDULING_PRIORITY: i32 = 9999;
 
 /// The jobs to accept: one, or an array parent followed by its children.
 pub fn jobs_for(request: &SubmitJobRequest, target: &Target) -> BatchResult<Vec<Job>> {
@@ -70,6 +71,9 @@ pub fn jobs_for(request: &SubmitJobRequest, target: &Target) -> BatchResult<Vec<
     let timeout = request.timeout.or(definition.timeout);
     if timeout.and_then(|timeout| timeout.attempt_duration_seconds).is_some_and(|seconds| seconds < MIN_TIMEOUT_SECONDS) {
         return Err(BatchError::client("Error executing request, Exception : attemptDurationSeconds must be at least 60."));
+    }
+    if request.scheduling_priority_override.is_some_and(|priority| !(0..=MAX_SCHEDULING_PRIORITY).contains(&priority)) {
+        return Err(BatchError::client(format!("Error executing request, Exception : schedulingPriorityOverride must be between 0 and {MAX_SCHEDULING_PRIORITY}.")));
     }
     let size = match request.array_properties.and_then(|properties| properties.size) {
         Some(size) if !(2..=MAX_ARRAY_SIZE).contains(&size) => {
@@ -88,6 +92,8 @@ pub fn jobs_for(request: &SubmitJobRequest, target: &Target) -> BatchResult<Vec<
         job_id: target.job_id.clone(),
         job_queue: target.queue_arn.to_owned(),
         status: JobStatus::Submitted,
+        share_identifier: request.share_identifier.clone(),
+        scheduling_priority: request.scheduling_priority_override.or(definition.scheduling_priority),
         attempts: Vec::new(),
         status_reason: None,
         created_at: target.now,

@@ -3,7 +3,10 @@
 use batch::capacity::Environment;
 use batch::service::capacity_kind;
 use batch::job::{Exit, Job};
-use batch::model::{ComputeEnvironment, ComputeEnvironmentOrder, ComputeResources, ContainerProperties, EvaluateOnExit, JobDefinition, JobQueue, JobStatus, JobTimeout, ResourceRequirement, RetryStrategy};
+use batch::model::{
+    ComputeEnvironment, ComputeEnvironmentOrder, ComputeResources, ContainerProperties, EvaluateOnExit, FairsharePolicy, JobDefinition, JobQueue, JobStatus,
+    JobTimeout, ResourceRequirement, RetryStrategy, SchedulingPolicy, ShareAttributes,
+};
 use batch::scheduler::{Effect, ScalerConfig, Scheduler};
 use batch::submission::{jobs_for, SubmitJobRequest, Target};
 
@@ -222,4 +225,90 @@ fn fargate_gives_each_job_its_own_slot_and_releases_it_with_the_job() {
     scheduler.schedule(5);
     assert_eq!(started(&scheduler.take_effects()), ["c"]);
     assert!(scheduler.instance_history().iter().all(|slot| slot.instance_type == "fargate" && slot.market == "FARGATE"));
+}
+
+/// A fair-share queue `q` on an EC2 environment of at most `vcpus` vCPUs of c5 instances.
+fn fair_share_scheduler(vcpus: u32, reservation: u32, weights: &[(&str, f64)]) -> Scheduler {
+    let mut scheduler = Scheduler::new(ScalerConfig::default());
+    scheduler.put_environment(environment("ec2", "EC2", 0, vcpus, &["c5"]));
+    scheduler.put_policy(SchedulingPolicy {
+        name: "fair".into(),
+        arn: "arn:sp/fair".into(),
+        fairshare_policy: Some(FairsharePolicy {
+            share_decay_seconds: Some(3600),
+            compute_reservation: Some(reservation),
+            share_distribution: weights.iter().map(|(share, weight)| ShareAttributes { share_identifier: (*share).into(), weight_factor: Some(*weight) }).collect(),
+        }),
+        quota_share_policy: None,
+        tags: Default::default(),
+    });
+    scheduler.put_queue(JobQueue { scheduling_policy_arn: Some("arn:sp/fair".into()), ..queue("q", 1, "ec2") });
+    scheduler
+}
+
+fn shared_job(id: &str, share: &str, priority: i32, vcpus: u32) -> Vec<Job> {
+    let definition = definition(vcpus, None, None);
+    let request = SubmitJobRequest { job_name: id.into(), share_identifier: Some(share.into()), scheduling_priority_override: Some(priority), ..SubmitJobRequest::default() };
+    let target = Target { job_id: id.into(), job_arn_prefix: "arn:job/", queue_name: "q", queue_arn: "q", definition: &definition, now: 0 };
+    jobs_for(&request, &target).expect("a valid job")
+}
+
+/// Runs one job at a time to the end: the order jobs start in.
+fn start_one_at_a_time(scheduler: &mut Scheduler, count: usize) -> Vec<String> {
+    let mut order = Vec::new();
+    for step in 0..count as i64 {
+        scheduler.schedule(step * 10);
+        for job_id in started(&scheduler.take_effects()) {
+            scheduler.exited(&job_id, step * 10 + 5, Exit { exit_code: Some(0), reason: None });
+            order.push(job_id);
+        }
+    }
+    order
+}
+
+#[test]
+fn backlogged_shares_start_jobs_in_inverse_proportion_to_their_weight_factor() {
+    let mut scheduler = fair_share_scheduler(2, 0, &[("light", 1.0), ("heavy", 3.0)]);
+    for index in 0..30 {
+        scheduler.submit(shared_job(&format!("heavy-{index}"), "heavy", 0, 2));
+        scheduler.submit(shared_job(&format!("light-{index}"), "light", 0, 2));
+    }
+    let order = start_one_at_a_time(&mut scheduler, 24);
+    let heavy = order.iter().filter(|id| id.starts_with("heavy")).count();
+    assert_eq!((order.len() - heavy, heavy), (18, 6), "{order:?}");
+}
+
+#[test]
+fn within_a_share_the_scheduling_priority_goes_first_and_fifo_queues_ignore_it() {
+    let mut scheduler = fair_share_scheduler(2, 0, &[]);
+    scheduler.submit(shared_job("low", "a", 1, 2));
+    scheduler.submit(shared_job("high", "a", 9, 2));
+    assert_eq!(start_one_at_a_time(&mut scheduler, 2), ["high", "low"]);
+
+    let mut fifo = Scheduler::new(ScalerConfig::default());
+    fifo.put_environment(environment("ec2", "EC2", 0, 2, &["c5"]));
+    fifo.put_queue(queue("q", 1, "ec2"));
+    let mut prioritized = definition(2, None, None);
+    prioritized.scheduling_priority = Some(9);
+    fifo.submit(job("first", "q", &definition(2, None, None)));
+    fifo.submit(job("second", "q", &prioritized));
+    assert_eq!(start_one_at_a_time(&mut fifo, 2), ["first", "second"]);
+}
+
+#[test]
+fn compute_reservation_holds_capacity_back_for_shares_not_yet_active() {
+    // 50 % reserved with one active share: 4 of 8 vCPUs; with two, 25 %: 6 of 8.
+    let mut scheduler = fair_share_scheduler(8, 50, &[]);
+    for index in 0..8 {
+        scheduler.submit(shared_job(&format!("a-{index}"), "a", 0, 1));
+    }
+    scheduler.schedule(0);
+    assert_eq!(started(&scheduler.take_effects()).len(), 4);
+    for index in 0..8 {
+        scheduler.submit(shared_job(&format!("b-{index}"), "b", 0, 1));
+    }
+    scheduler.schedule(10);
+    let more = started(&scheduler.take_effects());
+    assert_eq!(more.len(), 2, "{more:?}");
+    assert!(more.iter().all(|id| id.starts_with('b')), "the new share takes the freed reservation: {more:?}");
 }
