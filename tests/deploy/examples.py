@@ -152,7 +152,10 @@ def idempotency(switchyard, endpoint, data_dir, sfn):
     """A second `up` of the first example changes nothing and keeps its executions; `remove` removes it."""
     name = "activity-checker"
     try:
-        machine_arn = "arn:aws:states:us-east-1:000000000000:stateMachine:myStateMachine"
+        # The server serves the region of the project that started it (us-west-2 for this one).
+        machine_arn = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == "myStateMachine")
+        if ":us-west-2:" not in machine_arn:
+            raise AssertionError(f"{machine_arn} is not in provider.region us-west-2")
         before = sfn.list_executions(stateMachineArn=machine_arn)["executions"]
         output, elapsed = up(switchyard, EXAMPLES / name, endpoint, data_dir)
         if "(created)" in output or "(updated)" in output:

@@ -11,6 +11,8 @@ use std::collections::HashMap;
 
 /// Nesting deeper than this is refused rather than risking the stack.
 const MAX_DEPTH: usize = 256;
+/// YAML 1.1's merge key.
+const MERGE_KEY: &str = "<<";
 
 /// Where each value of a document starts: 1-based lines by key path (`functions.main.events[0]`;
 /// the root is the empty path).
@@ -72,6 +74,7 @@ impl Converter<'_> {
         if depth > MAX_DEPTH {
             return Err(format!("Invalid YAML: nested deeper than {MAX_DEPTH} levels"));
         }
+        self.record(&path, node.span.start.line());
         let value = match &node.data {
             YamlData::Value(scalar) => scalar_to_json(scalar),
             YamlData::Representation(text, _, _) => Value::String(text.to_string()),
@@ -84,20 +87,22 @@ impl Converter<'_> {
             }
             YamlData::Mapping(entries) => {
                 let mut object = Map::new();
-                for (key, value) in entries {
-                    // JSON has only string keys; a collection as a key (`? {a: b}: c`) has no meaning
-                    // in a definition, and re-serialising nested ones grows exponentially.
-                    let key_node = key;
-                    let key = match (Converter { lines: None }).convert(key_node, String::new(), depth + 1)? {
-                        Value::String(text) => text,
-                        Value::Array(_) | Value::Object(_) => return Err("Invalid YAML: a mapping key must be a scalar".to_owned()),
-                        scalar => scalar.to_string(),
-                    };
+                let mut merged = Vec::new();
+                for (key_node, value) in entries {
+                    let key = self.key(key_node, depth)?;
+                    if key == MERGE_KEY {
+                        merged.push(value);
+                        continue;
+                    }
                     let value_path = child_path(&path, &key);
                     // A key's line is where readers look for it, even when its value starts below.
                     self.record(&value_path, key_node.span.start.line());
                     let converted = self.convert(value, value_path, depth + 1)?;
                     object.insert(key, converted);
+                }
+                // After the explicit keys, which win over merged ones wherever they are written.
+                for value in merged {
+                    self.merge(&mut object, value, &path, depth + 1)?;
                 }
                 Value::Object(object)
             }
@@ -105,8 +110,36 @@ impl Converter<'_> {
             YamlData::Alias(_) => return Err("Invalid YAML: aliases are not supported".to_owned()),
             YamlData::BadValue => return Err("Invalid YAML: a value cannot be read".to_owned()),
         };
-        self.record(&path, node.span.start.line());
         Ok(value)
+    }
+
+    /// A mapping key as text. JSON has only string keys; a collection as a key (`? {a: b}: c`)
+    /// has no meaning in a definition, and re-serialising nested ones grows exponentially.
+    fn key(&mut self, key_node: &MarkedYaml, depth: usize) -> Result<String, String> {
+        match (Converter { lines: None }).convert(key_node, String::new(), depth + 1)? {
+            Value::String(text) => Ok(text),
+            Value::Array(_) | Value::Object(_) => Err("Invalid YAML: a mapping key must be a scalar".to_owned()),
+            scalar => Ok(scalar.to_string()),
+        }
+    }
+
+    /// `<<: *defaults` (YAML 1.1's merge key, which the Serverless Framework accepts): the keys of
+    /// a mapping, or of a list of mappings (the first having precedence), that `object` does not
+    /// have yet. Their lines are those of the mapping they come from.
+    fn merge(&mut self, object: &mut Map<String, Value>, source: &MarkedYaml, path: &str, depth: usize) -> Result<(), String> {
+        let sources: Vec<&MarkedYaml> = match &source.data {
+            YamlData::Sequence(items) => items.iter().collect(),
+            _ => vec![source],
+        };
+        for source in sources {
+            let Value::Object(merged) = self.convert(source, path.to_owned(), depth + 1)? else {
+                return Err(format!("Invalid YAML: line {}: `<<` merges a mapping or a list of mappings", source.span.start.line()));
+            };
+            for (key, value) in merged {
+                object.entry(key).or_insert(value);
+            }
+        }
+        Ok(())
     }
 
     fn record(&mut self, path: &str, line: usize) {
@@ -177,6 +210,20 @@ mod tests {
         assert_eq!(lines.line_of("functions.main.events[0].http.path"), Some(6));
         // Unknown keys fall back to their closest known ancestor.
         assert_eq!(lines.line_of("functions.main.timeout"), Some(3));
+    }
+
+    #[test]
+    fn anchors_aliases_and_merge_keys() {
+        let text = "defaults: &defaults\n  memorySize: 256\n  timeout: 10\nmore: &more {runtime: python3.12, timeout: 20}\nfunctions:\n  a:\n    handler: a.main\n    <<: *defaults\n    memorySize: 512\n  b:\n    <<: [*defaults, *more]\n    handler: b.main\n  c: *more\n";
+        let (value, lines) = to_json_with_lines(text).unwrap();
+        assert_eq!(value["functions"]["a"], json!({"handler": "a.main", "memorySize": 512, "timeout": 10}));
+        assert_eq!(value["functions"]["b"], json!({"handler": "b.main", "memorySize": 256, "timeout": 10, "runtime": "python3.12"}));
+        assert_eq!(value["functions"]["c"], json!({"runtime": "python3.12", "timeout": 20}));
+        assert_eq!(lines.line_of("functions.a.memorySize"), Some(9));
+        // A merged key is where it is written: in the anchored mapping.
+        assert_eq!(lines.line_of("functions.a.timeout"), Some(3));
+        assert_eq!(lines.line_of("functions.a"), Some(6));
+        assert!(to_json("a:\n  <<: 3\n").unwrap_err().contains("line 2"));
     }
 
     #[test]

@@ -44,6 +44,28 @@ impl Plan {
     pub fn deployment_name(&self) -> String {
         self.stack_name.clone()
     }
+
+    /// The plan with every reference to the definition `resource_arn` (unrevisioned) naming the
+    /// revision `revision_arn` the server registered.
+    pub fn with_revision(&self, resource_arn: &str, revision_arn: &str) -> Result<Plan, serde_json::Error> {
+        let text = serde_json::to_string(self)?.replace(&pending_revision(resource_arn), revision_arn);
+        serde_json::from_str(&text)
+    }
+}
+
+/// What stands for the revision number in references to a task or job definition until the
+/// server has registered it: CloudFormation's `Ref` names a revision, which only the
+/// registration tells.
+const PENDING_REVISION: &str = "${Revision}";
+
+/// `arn:...:task-definition/family` → `arn:...:task-definition/family:${Revision}`.
+pub fn pending_revision(arn: &str) -> String {
+    format!("{arn}:{PENDING_REVISION}")
+}
+
+/// The newest of a definition's revision ARNs (`...:family:3` is newer than `...:family:2`).
+pub fn latest_revision(arns: impl IntoIterator<Item = String>) -> Option<String> {
+    arns.into_iter().max_by_key(|arn| arn.rsplit(':').next().and_then(|revision| revision.parse::<u64>().ok()).unwrap_or_default())
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -112,6 +134,7 @@ pub struct Resource {
     /// The resource's name (compute environment, queue, job definition, cluster, family,
     /// service, bucket, log group).
     pub name: String,
+    /// Without a revision for task and job definitions (see [`pending_revision`]).
     pub arn: String,
     /// CloudFormation's properties with every intrinsic function resolved and image references
     /// made local.
@@ -136,6 +159,13 @@ pub struct Image {
 pub enum Target {
     StateMachine { name: String, arn: String },
     Function { name: String, arn: String },
+}
+
+impl ResourceKind {
+    /// Task and job definitions: every registration makes a new revision, and references name one.
+    pub fn is_revisioned(self) -> bool {
+        matches!(self, ResourceKind::TaskDefinition | ResourceKind::JobDefinition)
+    }
 }
 
 impl Target {

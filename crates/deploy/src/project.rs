@@ -29,9 +29,24 @@ pub fn plan(path: &Path, sources: &Sources, partition: Partition) -> Result<Plan
     plan_source(&file, sources, partition)
 }
 
-pub fn plan_source(file: &SourceFile, sources: &Sources, partition: Partition) -> Result<Plan, ConfigError> {
+/// The region `file` deploys to: `--region`, else `provider.region`, else us-east-1.
+pub fn region(file: &SourceFile, sources: &Sources) -> Result<String, ConfigError> {
+    let (_, region) = variables::stage_and_region(&file.value, &project_dir(file), sources).map_err(|error| file.error(error))?;
+    Ok(region)
+}
+
+/// The folder of the project's file, absolute.
+fn project_dir(file: &SourceFile) -> std::path::PathBuf {
     let base_dir = std::path::absolute(file.path.parent().unwrap_or(Path::new("."))).unwrap_or_default();
-    let base_dir = if base_dir.as_os_str().is_empty() { Path::new(".").to_path_buf() } else { base_dir };
+    if base_dir.as_os_str().is_empty() {
+        Path::new(".").to_path_buf()
+    } else {
+        base_dir
+    }
+}
+
+pub fn plan_source(file: &SourceFile, sources: &Sources, partition: Partition) -> Result<Plan, ConfigError> {
+    let base_dir = project_dir(file);
     let placed = |error: KeyError| file.error(error);
     let resolved = variables::resolve(&file.value, &base_dir, sources).map_err(placed)?;
     let (stage, _) = variables::stage_and_region(&file.value, &base_dir, sources).map_err(placed)?;
