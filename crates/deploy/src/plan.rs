@@ -153,6 +153,12 @@ pub struct Image {
     pub dockerfile: String,
     #[serde(default)]
     pub build_args: BTreeMap<String, String>,
+    /// `linux/amd64`, ...; the engine's own when None.
+    #[serde(default)]
+    pub platform: Option<String>,
+    /// Images whose layers the build may reuse (`cacheFrom`).
+    #[serde(default)]
+    pub cache_from: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

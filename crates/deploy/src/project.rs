@@ -97,6 +97,8 @@ struct Builder<'a> {
     template: Template,
     sections: Sections,
     plan: Plan,
+    /// Images of `provider.ecr.images` given by `uri` rather than built, made local.
+    image_uris: BTreeMap<String, String>,
 }
 
 impl<'a> Builder<'a> {
@@ -132,7 +134,7 @@ impl<'a> Builder<'a> {
             not_applicable: Vec::new(),
             warnings: Vec::new(),
         };
-        Ok(Builder { config, base_dir, template, sections, plan })
+        Ok(Builder { config, base_dir, template, sections, plan, image_uris: BTreeMap::new() })
     }
 
     fn build(mut self) -> Result<Plan, KeyError> {
@@ -224,7 +226,9 @@ impl<'a> Builder<'a> {
         for (name, declaration) in self.entries("provider.ecr.images") {
             let key = child_path("provider.ecr.images", &name);
             let declaration = self.evaluated(&declaration, &key)?;
-            if declaration.get("uri").is_some() {
+            if let Some(uri) = declaration.get("uri") {
+                let uri = uri.as_str().ok_or_else(|| KeyError::new(child_path(&key, "uri"), "an image's uri is a string"))?;
+                self.image_uris.insert(name.clone(), local_image(uri));
                 continue;
             }
             let Some(path) = declaration.get("path").and_then(Value::as_str) else {
@@ -237,6 +241,8 @@ impl<'a> Builder<'a> {
                 context: self.base_dir.join(path).display().to_string(),
                 dockerfile: declaration.get("file").and_then(Value::as_str).unwrap_or("Dockerfile").to_owned(),
                 build_args,
+                platform: declaration.get("platform").and_then(Value::as_str).map(str::to_owned),
+                cache_from: declaration.get("cacheFrom").and_then(Value::as_array).map(|images| images.iter().filter_map(Value::as_str).map(local_image).collect()).unwrap_or_default(),
             });
         }
         Ok(())
@@ -290,11 +296,12 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    /// An image of `provider.ecr.images` by name, or any reference made local.
+    /// An image of `provider.ecr.images` by name (built, or its uri), or any reference made local.
     fn image_reference(&self, image: &str) -> String {
-        match self.plan.images.iter().find(|built| built.name == image) {
-            Some(built) => built.reference.clone(),
-            None => local_image(image),
+        match (self.plan.images.iter().find(|built| built.name == image), self.image_uris.get(image)) {
+            (Some(built), _) => built.reference.clone(),
+            (None, Some(uri)) => uri.clone(),
+            (None, None) => local_image(image),
         }
     }
 

@@ -3,6 +3,7 @@
 //! progress, or in the background with `--detach`. `switchyard remove` takes it away again.
 
 mod client;
+mod images;
 mod progress;
 mod summary;
 
@@ -73,10 +74,12 @@ pub fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         let server = Server::new(&args.endpoint);
         if let Some(info) = server.probe().await {
             let plan = project.plan_for_server(&info, server.endpoint())?;
+            images::build(&plan).await?;
             deploy_remotely(&server, &plan, started).await?;
             return Ok(ExitCode::SUCCESS);
         }
         let plan = project.plan(Partition { region: project.region()?, account: DEFAULT_ACCOUNT.to_owned() })?;
+        images::build(&plan).await?;
         if args.detach {
             start_detached(&args, &plan).await?;
             deploy_remotely(&server, &plan, started).await?;

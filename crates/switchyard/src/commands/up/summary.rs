@@ -62,7 +62,9 @@ pub fn service_information(plan: &Plan, applied: &Value, endpoint: &str) -> Stri
     if !plan.resources.is_empty() {
         let _ = writeln!(text, "resources:");
         for resource in &plan.resources {
-            let kind = outcomes.iter().find(|outcome| outcome["arn"] == resource.arn.as_str()).and_then(|outcome| outcome["kind"].as_str()).unwrap_or_default().to_owned();
+            // A task or job definition's outcome names the revision it registered: `ARN:N`.
+            let is_of_resource = |arn: &str| arn.strip_prefix(resource.arn.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with(':'));
+            let kind = outcomes.iter().find(|outcome| outcome["arn"].as_str().is_some_and(is_of_resource)).and_then(|outcome| outcome["kind"].as_str()).unwrap_or_default().to_owned();
             let _ = writeln!(text, "  {}: {} ({})", resource.logical_id, resource.name, outcome_of(&kind, &resource.name));
         }
     }
