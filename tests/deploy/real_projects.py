@@ -10,7 +10,8 @@ to check:
   "status"/"output", that execution must end so;
 - {"start_execution": NAME, "input": {...}, "status", "output"}: an execution of the state machine;
 - {"start_sync_execution": NAME, "input", "status", "output"}: the same, synchronously (EXPRESS);
-- {"invoke": NAME, "payload": {...}, "result": ...}: a function's answer.
+- {"invoke": NAME, "payload": {...}, "result": ...}: a function's answer;
+and "outputs": the Stack Outputs `up` prints.
 Prints PASS/FAIL lines and `N passed, M failed`.
 """
 import argparse
@@ -75,6 +76,20 @@ def run_check(check, endpoint, sfn, lambda_client):
     raise AssertionError(f"unknown check {check}")
 
 
+def stack_outputs(output):
+    """The `Stack Outputs:` section of what `up` printed, as a dict."""
+    lines = output.splitlines()
+    if "Stack Outputs:" not in lines:
+        return {}
+    outputs = {}
+    for line in lines[lines.index("Stack Outputs:") + 1:]:
+        if not line.startswith("  "):
+            break
+        name, _, value = line.strip().partition(": ")
+        outputs[name] = value
+    return outputs
+
+
 def run_project(folder, switchyard):
     expected = json.loads((folder / "expected.json").read_text())
     endpoint = f"http://127.0.0.1:{free_port()}"
@@ -88,6 +103,14 @@ def run_project(folder, switchyard):
         # StartSyncExecution would go to `sync-HOST`: the one endpoint serves it too.
         config = Config(region_name=region, retries={"max_attempts": 1}, inject_host_prefix=False)
         sfn, lambda_client = (boto3.client(service, endpoint_url=endpoint, config=config) for service in ("stepfunctions", "lambda"))
+        if "outputs" in expected:
+            try:
+                printed = stack_outputs(output)
+                if printed != expected["outputs"]:
+                    raise AssertionError(f"up printed {printed}, expected {expected['outputs']}")
+                report(f"{folder.name}: stack outputs")
+            except Exception as error:  # noqa: BLE001
+                report(f"{folder.name}: stack outputs", f"{type(error).__name__}: {error}")
         for check in expected["checks"]:
             try:
                 report(f"{folder.name}: {run_check(check, endpoint, sfn, lambda_client)}")

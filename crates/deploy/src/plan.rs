@@ -32,6 +32,9 @@ pub struct Plan {
     pub routes: Vec<Route>,
     #[serde(default)]
     pub schedules: Vec<Schedule>,
+    /// `resources.Outputs` whose condition holds, evaluated.
+    #[serde(default)]
+    pub outputs: Vec<Output>,
     /// Resources that have no local meaning (IAM, VPC, networking): accepted and listed.
     #[serde(default)]
     pub not_applicable: Vec<Skipped>,
@@ -212,6 +215,16 @@ pub struct Schedule {
     /// A JSONPath into the scheduled event, instead of it whole.
     pub input_path: Option<String>,
     pub target: Target,
+}
+
+/// A stack output, as `serverless deploy` prints them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Output {
+    pub name: String,
+    pub value: String,
+    pub description: Option<String>,
+    /// `Export.Name`.
+    pub export_name: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -6,7 +6,7 @@ use crate::events::{self, EventTarget};
 use crate::images::{built_image_reference, local_image};
 use crate::intrinsics::{evaluate, evaluate_condition, pseudo_parameters_to_substitutions};
 use crate::naming::{self, Partition};
-use crate::plan::{Activity, Function, Image, Plan, Resource, ResourceKind, Skipped, StateMachine, Target};
+use crate::plan::{Activity, Function, Image, Output, Plan, Resource, ResourceKind, Skipped, StateMachine, Target};
 use crate::resources::{self, Deployment};
 use crate::source::SourceFile;
 use crate::template::{Entity, EntityKind, Template};
@@ -69,6 +69,7 @@ struct Sections {
     parameters: Vec<(String, String, Value)>,
     conditions: Map<String, Value>,
     resources: Vec<(String, String, Value)>,
+    outputs: Vec<(String, String, Value)>,
 }
 
 fn sections(config: &Value) -> Sections {
@@ -86,6 +87,9 @@ fn sections(config: &Value) -> Sections {
         sections.conditions.extend(entries("Conditions"));
         for (logical_id, resource) in entries("Resources") {
             sections.resources.push((logical_id.clone(), child_path(&child_path(&path, "Resources"), &logical_id), resource));
+        }
+        for (name, output) in entries("Outputs") {
+            sections.outputs.push((name.clone(), child_path(&child_path(&path, "Outputs"), &name), output));
         }
     }
     sections
@@ -131,6 +135,7 @@ impl<'a> Builder<'a> {
             images: Vec::new(),
             routes: Vec::new(),
             schedules: Vec::new(),
+            outputs: Vec::new(),
             not_applicable: Vec::new(),
             warnings: Vec::new(),
         };
@@ -146,6 +151,7 @@ impl<'a> Builder<'a> {
         self.state_machines()?;
         self.activities()?;
         self.resources()?;
+        self.outputs()?;
         self.plugins();
         Ok(self.plan)
     }
@@ -352,11 +358,8 @@ impl<'a> Builder<'a> {
     fn resources(&mut self) -> Result<(), KeyError> {
         let resources = std::mem::take(&mut self.sections.resources);
         for (logical_id, key, resource) in &resources {
-            if let Some(condition) = resource.get("Condition") {
-                let condition = serde_json::json!({ "Condition": condition });
-                if !evaluate_condition(&condition, &self.template, &child_path(key, "Condition"))? {
-                    continue;
-                }
+            if !self.holds(resource, key)? {
+                continue;
             }
             let resource_type = resource.get("Type").and_then(Value::as_str).unwrap_or_default();
             let properties_key = child_path(key, "Properties");
@@ -385,6 +388,27 @@ impl<'a> Builder<'a> {
             }
         }
         Ok(())
+    }
+
+    fn outputs(&mut self) -> Result<(), KeyError> {
+        for (name, key, output) in std::mem::take(&mut self.sections.outputs) {
+            if !self.holds(&output, &key)? {
+                continue;
+            }
+            let output = self.evaluated(&output, &key)?;
+            let value = output.get("Value").ok_or_else(|| KeyError::new(key.as_str(), "an output needs a Value"))?;
+            let text = |value: Option<&Value>| value.map(text_of);
+            self.plan.outputs.push(Output { name, value: text_of(value), description: text(output.get("Description")), export_name: text(output.pointer("/Export/Name")) });
+        }
+        Ok(())
+    }
+
+    /// Whether the `Condition` of a resource or output (if it has one) holds.
+    fn holds(&self, declaration: &Value, key: &str) -> Result<bool, KeyError> {
+        match declaration.get("Condition") {
+            Some(condition) => evaluate_condition(&serde_json::json!({ "Condition": condition }), &self.template, &child_path(key, "Condition")),
+            None => Ok(true),
+        }
     }
 
     fn plugins(&mut self) {

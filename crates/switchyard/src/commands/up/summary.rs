@@ -74,6 +74,12 @@ pub fn service_information(plan: &Plan, applied: &Value, endpoint: &str) -> Stri
             let _ = writeln!(text, "  {}: {} from {}/{}", image.name, image.reference, image.context, image.dockerfile);
         }
     }
+    if !plan.outputs.is_empty() {
+        let _ = writeln!(text, "Stack Outputs:");
+        for output in &plan.outputs {
+            let _ = writeln!(text, "  {}: {}", output.name, output.value);
+        }
+    }
     if !plan.not_applicable.is_empty() {
         let skipped: Vec<String> = plan.not_applicable.iter().map(|skipped| format!("{} ({})", skipped.logical_id, skipped.resource_type)).collect();
         let _ = writeln!(text, "not applicable locally: {}", skipped.join(", "));
