@@ -303,11 +303,16 @@ impl<'a> Builder<'a> {
     }
 
     /// An image of `provider.ecr.images` by name (built, or its uri), or any reference made local.
+    /// The framework pushes the images it builds to the repository `serverless-SERVICE-STAGE`,
+    /// tagged with their name: such references are the built images too.
     fn image_reference(&self, image: &str) -> String {
-        match (self.plan.images.iter().find(|built| built.name == image), self.image_uris.get(image)) {
+        let local = local_image(image);
+        let framework_repository = format!("serverless-{}-{}:", self.plan.service, self.plan.stage);
+        let name = local.strip_prefix(&framework_repository).unwrap_or(image);
+        match (self.plan.images.iter().find(|built| built.name == name), self.image_uris.get(name)) {
             (Some(built), _) => built.reference.clone(),
             (None, Some(uri)) => uri.clone(),
-            (None, None) => local_image(image),
+            (None, None) => local,
         }
     }
 

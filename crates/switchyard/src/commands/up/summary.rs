@@ -8,6 +8,20 @@ pub fn warnings(plan: &Plan) -> String {
     plan.warnings.iter().map(|warning| format!("warning: {warning}\n")).collect()
 }
 
+/// The plan with the revisions the server registered for its task and job definitions, whose
+/// outcomes name them (`ARN:N`).
+fn with_registered_revisions(plan: &Plan, outcomes: &[Value]) -> Plan {
+    let mut revised = plan.clone();
+    for resource in plan.resources.iter().filter(|resource| resource.kind.is_revisioned()) {
+        let revision_prefix = format!("{}:", resource.arn);
+        let registered = outcomes.iter().filter_map(|outcome| outcome["arn"].as_str()).find(|arn| arn.starts_with(&revision_prefix));
+        if let Some(Ok(plan)) = registered.map(|arn| revised.with_revision(&resource.arn, arn)) {
+            revised = plan;
+        }
+    }
+    revised
+}
+
 /// `applied` is the server's answer: one outcome per resource, and the schedules' next times.
 pub fn service_information(plan: &Plan, applied: &Value, endpoint: &str) -> String {
     let mut text = String::new();
@@ -76,7 +90,7 @@ pub fn service_information(plan: &Plan, applied: &Value, endpoint: &str) -> Stri
     }
     if !plan.outputs.is_empty() {
         let _ = writeln!(text, "Stack Outputs:");
-        for output in &plan.outputs {
+        for output in &with_registered_revisions(plan, &outcomes).outputs {
             let _ = writeln!(text, "  {}: {}", output.name, output.value);
         }
     }
