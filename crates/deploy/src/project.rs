@@ -112,9 +112,11 @@ impl<'a> Builder<'a> {
         let mut parameters = BTreeMap::new();
         for (name, key, declaration) in &sections.parameters {
             let numeric = declaration.get("Type").and_then(Value::as_str) == Some("Number");
+            // CloudFormation checks that a Number is one, and then references get it as text.
             let value = match (sources.params.get(name), declaration.get("Default")) {
-                (Some(given), _) if numeric => given.parse::<serde_json::Number>().map(Value::Number).map_err(|_| KeyError::new(key.as_str(), format!("--param {name}={given}: the parameter is a Number")))?,
+                (Some(given), _) if numeric => given.parse::<serde_json::Number>().map(|_| Value::String(given.clone())).map_err(|_| KeyError::new(key.as_str(), format!("--param {name}={given}: the parameter is a Number")))?,
                 (Some(given), _) => Value::String(given.clone()),
+                (None, Some(Value::Number(default))) => Value::String(default.to_string()),
                 (None, Some(default)) => default.clone(),
                 (None, None) => return Err(KeyError::new(key.as_str(), format!("parameter {name} has no Default: give it with --param {name}=VALUE"))),
             };
