@@ -86,7 +86,8 @@ fn fargate_pipeline() {
     assert_eq!(run["Overrides"]["ContainerOverrides"][0]["Name"], "dockerFargate");
     let task = plan.resources.iter().find(|resource| resource.kind == ResourceKind::TaskDefinition).unwrap();
     assert_eq!(task.properties["ContainerDefinitions"][0]["Image"], "stepfunctiontest:latest");
-    assert_eq!(task.properties["ContainerDefinitions"][0]["Cpu"], 256);
+    // A Number parameter is text where it is referenced, as in CloudFormation; the ECS applier makes it a number again.
+    assert_eq!(task.properties["ContainerDefinitions"][0]["Cpu"], "256");
     assert_eq!(task.properties["ContainerDefinitions"][0]["LogConfiguration"]["Options"]["awslogs-group"], "/ecs/fargate-StepFunctionFargate-dev");
     assert!(plan.resources.iter().any(|resource| resource.kind == ResourceKind::LogGroup && resource.name == "/ecs/fargate-StepFunctionFargate-dev"));
 }
