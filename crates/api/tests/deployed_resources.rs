@@ -82,6 +82,7 @@ fn plan(max_vcpus: u32, job_command: &str) -> Plan {
         outputs: Vec::new(),
         not_applicable: Vec::new(),
         warnings: Vec::new(),
+        notes: Vec::new(),
     }
 }
 

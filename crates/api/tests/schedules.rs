@@ -68,6 +68,7 @@ fn plan() -> Plan {
         outputs: Vec::new(),
         not_applicable: Vec::new(),
         warnings: Vec::new(),
+        notes: Vec::new(),
     }
 }
 

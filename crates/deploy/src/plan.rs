@@ -40,6 +40,9 @@ pub struct Plan {
     pub not_applicable: Vec<Skipped>,
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// What parts of the configuration that are accepted amount to locally.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 impl Plan {

@@ -18,6 +18,19 @@ use std::path::Path;
 
 /// Plugins whose effect `switchyard up` provides itself.
 const PROVIDED_PLUGINS: &[&str] = &["serverless-step-functions", "serverless-pseudo-parameters"];
+/// Popular plugins that shape packaging, IAM or the cloud account: their configuration is
+/// accepted, and what each amounts to locally is noted rather than warned about.
+const LOCALLY_MOOT_PLUGINS: &[(&str, &str)] = &[
+    ("serverless-python-requirements", "handlers import what the local Python environment has installed"),
+    ("serverless-offline", "switchyard up itself serves the project's endpoints"),
+    ("serverless-iam-roles-per-function", "IAM is not applicable locally"),
+    ("serverless-prune-plugin", "no function versions are kept locally"),
+    ("serverless-plugin-typescript", "handlers run from the project's folder as they are"),
+    ("serverless-webpack", "handlers run from the project's folder as they are"),
+    ("serverless-esbuild", "handlers run from the project's folder as they are"),
+    ("serverless-dotenv-plugin", "the environment of switchyard up is what ${env:...} reads"),
+    ("serverless-plugin-log-retention", "logs are kept by the server"),
+];
 /// The framework's defaults for functions.
 const DEFAULT_RUNTIME: &str = "nodejs20.x";
 const DEFAULT_MEMORY_MB: u64 = 1024;
@@ -140,6 +153,7 @@ impl<'a> Builder<'a> {
             outputs: Vec::new(),
             not_applicable: Vec::new(),
             warnings: Vec::new(),
+            notes: Vec::new(),
         };
         Ok(Builder { config, base_dir, template, sections, plan, image_uris: BTreeMap::new() })
     }
@@ -425,8 +439,12 @@ impl<'a> Builder<'a> {
             _ => Vec::new(),
         };
         for plugin in plugins.iter().filter_map(Value::as_str) {
-            if !PROVIDED_PLUGINS.contains(&plugin) {
-                self.plan.warnings.push(format!("plugins: {plugin} is not run locally"));
+            if PROVIDED_PLUGINS.contains(&plugin) {
+                continue;
+            }
+            match LOCALLY_MOOT_PLUGINS.iter().find(|(name, _)| *name == plugin) {
+                Some((_, locally)) => self.plan.notes.push(format!("plugins: {plugin}: {locally}")),
+                None => self.plan.warnings.push(format!("plugins: {plugin} is not run locally")),
             }
         }
     }

@@ -87,9 +87,10 @@ resources:
 }
 
 #[test]
-fn plugins_not_provided_are_warned_about() {
-    let plan = plan("service: s\nplugins:\n  - serverless-step-functions\n  - serverless-offline\n").unwrap();
-    assert_eq!(plan.warnings, ["plugins: serverless-offline is not run locally"]);
+fn plugins_not_provided_are_warned_about_and_popular_ones_explained() {
+    let plan = plan("service: s\nplugins:\n  - serverless-step-functions\n  - serverless-offline\n  - serverless-domain-manager\n").unwrap();
+    assert_eq!(plan.warnings, ["plugins: serverless-domain-manager is not run locally"]);
+    assert_eq!(plan.notes, ["plugins: serverless-offline: switchyard up itself serves the project's endpoints"]);
 }
 
 #[test]

@@ -5,7 +5,8 @@ use serde_json::Value;
 use std::fmt::Write;
 
 pub fn warnings(plan: &Plan) -> String {
-    plan.warnings.iter().map(|warning| format!("warning: {warning}\n")).collect()
+    let notes = plan.notes.iter().map(|note| format!("note: {note}\n"));
+    notes.chain(plan.warnings.iter().map(|warning| format!("warning: {warning}\n"))).collect()
 }
 
 /// The plan with the revisions the server registered for its task and job definitions, whose
