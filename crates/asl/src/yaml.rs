@@ -46,22 +46,47 @@ pub fn item_path(parent: &str, index: usize) -> String {
     format!("{parent}[{index}]")
 }
 
+/// Why a document is not valid YAML, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YamlError {
+    /// 1-based, when the fault has a place.
+    pub line: Option<usize>,
+    /// The key path of the value at fault (empty for the document or when the parser stopped).
+    pub key: String,
+    pub message: String,
+}
+
+impl YamlError {
+    fn at(line: usize, key: &str, message: impl Into<String>) -> YamlError {
+        YamlError { line: Some(line), key: key.to_owned(), message: message.into() }
+    }
+}
+
+impl std::fmt::Display for YamlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{} (line {line})", self.message),
+            None => write!(f, "{}", self.message),
+        }
+    }
+}
+
 pub fn to_json(text: &str) -> Result<Value, String> {
-    convert_document(text, None)
+    convert_document(text, None).map_err(|error| error.to_string())
 }
 
 /// The document and the line of every value in it.
-pub fn to_json_with_lines(text: &str) -> Result<(Value, Lines), String> {
+pub fn to_json_with_lines(text: &str) -> Result<(Value, Lines), YamlError> {
     let mut lines = Lines::default();
     let value = convert_document(text, Some(&mut lines))?;
     Ok((value, lines))
 }
 
-fn convert_document(text: &str, lines: Option<&mut Lines>) -> Result<Value, String> {
-    let documents = MarkedYaml::load_from_str(text).map_err(|e| format!("Invalid YAML: {e}"))?;
+fn convert_document(text: &str, lines: Option<&mut Lines>) -> Result<Value, YamlError> {
+    let documents = MarkedYaml::load_from_str(text).map_err(|error| YamlError::at(error.marker().line(), "", format!("Invalid YAML: {}", error.info())))?;
     match documents.into_iter().next() {
         Some(document) => Converter { lines }.convert(&document, String::new(), 0),
-        None => Err("Invalid YAML: the document is empty".to_owned()),
+        None => Err(YamlError { line: None, key: String::new(), message: "Invalid YAML: the document is empty".to_owned() }),
     }
 }
 
@@ -70,9 +95,10 @@ struct Converter<'a> {
 }
 
 impl Converter<'_> {
-    fn convert(&mut self, node: &MarkedYaml, path: String, depth: usize) -> Result<Value, String> {
+    fn convert(&mut self, node: &MarkedYaml, path: String, depth: usize) -> Result<Value, YamlError> {
+        let line = node.span.start.line();
         if depth > MAX_DEPTH {
-            return Err(format!("Invalid YAML: nested deeper than {MAX_DEPTH} levels"));
+            return Err(YamlError::at(line, &path, format!("Invalid YAML: nested deeper than {MAX_DEPTH} levels")));
         }
         self.record(&path, node.span.start.line());
         let value = match &node.data {
@@ -89,7 +115,7 @@ impl Converter<'_> {
                 let mut object = Map::new();
                 let mut merged = Vec::new();
                 for (key_node, value) in entries {
-                    let key = self.key(key_node, depth)?;
+                    let key = self.key(key_node, &path, depth)?;
                     if key == MERGE_KEY {
                         merged.push(value);
                         continue;
@@ -107,18 +133,19 @@ impl Converter<'_> {
                 Value::Object(object)
             }
             YamlData::Tagged(tag, inner) => cloudformation_long_form(&tag.suffix, self.convert(inner, path.clone(), depth + 1)?),
-            YamlData::Alias(_) => return Err("Invalid YAML: aliases are not supported".to_owned()),
-            YamlData::BadValue => return Err("Invalid YAML: a value cannot be read".to_owned()),
+            // The loader resolves aliases to copies of their anchors' values.
+            YamlData::Alias(_) => return Err(YamlError::at(line, &path, "Invalid YAML: an alias names no anchor")),
+            YamlData::BadValue => return Err(YamlError::at(line, &path, "Invalid YAML: a value cannot be read")),
         };
         Ok(value)
     }
 
     /// A mapping key as text. JSON has only string keys; a collection as a key (`? {a: b}: c`)
     /// has no meaning in a definition, and re-serialising nested ones grows exponentially.
-    fn key(&mut self, key_node: &MarkedYaml, depth: usize) -> Result<String, String> {
-        match (Converter { lines: None }).convert(key_node, String::new(), depth + 1)? {
+    fn key(&mut self, key_node: &MarkedYaml, path: &str, depth: usize) -> Result<String, YamlError> {
+        match (Converter { lines: None }).convert(key_node, path.to_owned(), depth + 1)? {
             Value::String(text) => Ok(text),
-            Value::Array(_) | Value::Object(_) => Err("Invalid YAML: a mapping key must be a scalar".to_owned()),
+            Value::Array(_) | Value::Object(_) => Err(YamlError::at(key_node.span.start.line(), path, "Invalid YAML: a mapping key must be a scalar")),
             scalar => Ok(scalar.to_string()),
         }
     }
@@ -126,14 +153,14 @@ impl Converter<'_> {
     /// `<<: *defaults` (YAML 1.1's merge key, which the Serverless Framework accepts): the keys of
     /// a mapping, or of a list of mappings (the first having precedence), that `object` does not
     /// have yet. Their lines are those of the mapping they come from.
-    fn merge(&mut self, object: &mut Map<String, Value>, source: &MarkedYaml, path: &str, depth: usize) -> Result<(), String> {
+    fn merge(&mut self, object: &mut Map<String, Value>, source: &MarkedYaml, path: &str, depth: usize) -> Result<(), YamlError> {
         let sources: Vec<&MarkedYaml> = match &source.data {
             YamlData::Sequence(items) => items.iter().collect(),
             _ => vec![source],
         };
         for source in sources {
             let Value::Object(merged) = self.convert(source, path.to_owned(), depth + 1)? else {
-                return Err(format!("Invalid YAML: line {}: `<<` merges a mapping or a list of mappings", source.span.start.line()));
+                return Err(YamlError::at(source.span.start.line(), &child_path(path, MERGE_KEY), "Invalid YAML: `<<` merges a mapping or a list of mappings"));
             };
             for (key, value) in merged {
                 object.entry(key).or_insert(value);
@@ -223,7 +250,9 @@ mod tests {
         // A merged key is where it is written: in the anchored mapping.
         assert_eq!(lines.line_of("functions.a.timeout"), Some(3));
         assert_eq!(lines.line_of("functions.a"), Some(6));
-        assert!(to_json("a:\n  <<: 3\n").unwrap_err().contains("line 2"));
+        let error = to_json_with_lines("a:\n  <<: 3\n").unwrap_err();
+        assert_eq!((error.line, error.key.as_str()), (Some(2), "a.<<"), "{error}");
+        assert_eq!(to_json_with_lines("a:\n  b: *nowhere\n").unwrap_err().line, Some(2));
     }
 
     #[test]

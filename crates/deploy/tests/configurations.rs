@@ -23,7 +23,10 @@ fn errors_name_file_line_and_key() {
     assert_eq!((error.line, error.key.as_str()), (Some(6), "functions.a.events[0].schedule"));
     let error = plan("service: s\nstepFunctions:\n  stateMachines:\n    m:\n      definition:\n        StartAt: Nowhere\n        States:\n          A: {Type: Pass, End: true}\n").unwrap_err();
     assert!(error.message.contains("Nowhere") || error.message.contains("MISSING"), "{error}");
-    assert!(plan("service: [unclosed\n").unwrap_err().message.starts_with("Invalid YAML"));
+    let error = plan("service: [unclosed\n").unwrap_err();
+    assert!(error.message.starts_with("Invalid YAML") && error.line.is_some(), "{error}");
+    let error = plan("service: s\nfunctions:\n  a:\n    <<: *missing\n").unwrap_err();
+    assert_eq!(error.line, Some(4), "{error}");
     assert_eq!(plan("provider: {name: aws}\n").unwrap_err().key, "service");
 }
 
