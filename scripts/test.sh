@@ -136,6 +136,7 @@ suite "container tasks as processes (ECS API, Fargate pipeline, crashes)" python
 suite "crash test (SIGKILL with executions in flight)" python3 "$root/tests/server/crash.py" --switchyard "$root/target/debug/switchyard"
 suite "Lambda crash test (functions and accepted events survive SIGKILL)" python3 "$root/tests/server/lambda_crash.py" --switchyard "$root/target/debug/switchyard"
 suite "Serverless examples through switchyard up" python3 "$root/tests/deploy/examples.py" --switchyard "$root/target/debug/switchyard"
+suite "serverless.yml written for AWS, unmodified, through switchyard up (images on Podman)" python3 "$root/tests/deploy/real_projects.py" --switchyard "$root/target/debug/switchyard"
 suite "Batch through boto3 and the AWS CLI (process, Slurm, Podman; fair share, Slurm arrays)" python3 "$root/tests/batch/batch_clients.py" --switchyard "$root/target/debug/switchyard" --backends process,slurm,podman
 
 # The closing line counts these suites; each printed its own counts above.

@@ -35,4 +35,6 @@ if ! podman image exists localhost/switchyard-busybox; then
   podman build -q -t localhost/switchyard-busybox "$context" >/dev/null
   rm -rf "$context"
 fi
+# Dockerfiles written for a registry (the examples') start FROM busybox: the same local image.
+podman image exists docker.io/library/busybox:stable || podman tag localhost/switchyard-busybox docker.io/library/busybox:stable
 echo "DOCKER_HOST=unix://$socket"

@@ -79,8 +79,10 @@ fn plan(max_vcpus: u32, job_command: &str) -> Plan {
         images: Vec::new(),
         routes: Vec::new(),
         schedules: Vec::new(),
+        outputs: Vec::new(),
         not_applicable: Vec::new(),
         warnings: Vec::new(),
+        notes: Vec::new(),
     }
 }
 

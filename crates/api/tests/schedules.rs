@@ -65,8 +65,10 @@ fn plan() -> Plan {
         images: Vec::new(),
         routes: Vec::new(),
         schedules: vec![Schedule { id: "clock-dev-ticker-schedule-1".into(), expression: "rate(1 minute)".into(), enabled: true, input: Some(serde_json::json!({"tick": true})), input_path: None, target }],
+        outputs: Vec::new(),
         not_applicable: Vec::new(),
         warnings: Vec::new(),
+        notes: Vec::new(),
     }
 }
 

@@ -11,6 +11,8 @@ use std::collections::HashMap;
 
 /// Nesting deeper than this is refused rather than risking the stack.
 const MAX_DEPTH: usize = 256;
+/// YAML 1.1's merge key.
+const MERGE_KEY: &str = "<<";
 
 /// Where each value of a document starts: 1-based lines by key path (`functions.main.events[0]`;
 /// the root is the empty path).
@@ -44,22 +46,47 @@ pub fn item_path(parent: &str, index: usize) -> String {
     format!("{parent}[{index}]")
 }
 
+/// Why a document is not valid YAML, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YamlError {
+    /// 1-based, when the fault has a place.
+    pub line: Option<usize>,
+    /// The key path of the value at fault (empty for the document or when the parser stopped).
+    pub key: String,
+    pub message: String,
+}
+
+impl YamlError {
+    fn at(line: usize, key: &str, message: impl Into<String>) -> YamlError {
+        YamlError { line: Some(line), key: key.to_owned(), message: message.into() }
+    }
+}
+
+impl std::fmt::Display for YamlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{} (line {line})", self.message),
+            None => write!(f, "{}", self.message),
+        }
+    }
+}
+
 pub fn to_json(text: &str) -> Result<Value, String> {
-    convert_document(text, None)
+    convert_document(text, None).map_err(|error| error.to_string())
 }
 
 /// The document and the line of every value in it.
-pub fn to_json_with_lines(text: &str) -> Result<(Value, Lines), String> {
+pub fn to_json_with_lines(text: &str) -> Result<(Value, Lines), YamlError> {
     let mut lines = Lines::default();
     let value = convert_document(text, Some(&mut lines))?;
     Ok((value, lines))
 }
 
-fn convert_document(text: &str, lines: Option<&mut Lines>) -> Result<Value, String> {
-    let documents = MarkedYaml::load_from_str(text).map_err(|e| format!("Invalid YAML: {e}"))?;
+fn convert_document(text: &str, lines: Option<&mut Lines>) -> Result<Value, YamlError> {
+    let documents = MarkedYaml::load_from_str(text).map_err(|error| YamlError::at(error.marker().line(), "", format!("Invalid YAML: {}", error.info())))?;
     match documents.into_iter().next() {
         Some(document) => Converter { lines }.convert(&document, String::new(), 0),
-        None => Err("Invalid YAML: the document is empty".to_owned()),
+        None => Err(YamlError { line: None, key: String::new(), message: "Invalid YAML: the document is empty".to_owned() }),
     }
 }
 
@@ -68,10 +95,12 @@ struct Converter<'a> {
 }
 
 impl Converter<'_> {
-    fn convert(&mut self, node: &MarkedYaml, path: String, depth: usize) -> Result<Value, String> {
+    fn convert(&mut self, node: &MarkedYaml, path: String, depth: usize) -> Result<Value, YamlError> {
+        let line = node.span.start.line();
         if depth > MAX_DEPTH {
-            return Err(format!("Invalid YAML: nested deeper than {MAX_DEPTH} levels"));
+            return Err(YamlError::at(line, &path, format!("Invalid YAML: nested deeper than {MAX_DEPTH} levels")));
         }
+        self.record(&path, node.span.start.line());
         let value = match &node.data {
             YamlData::Value(scalar) => scalar_to_json(scalar),
             YamlData::Representation(text, _, _) => Value::String(text.to_string()),
@@ -84,29 +113,60 @@ impl Converter<'_> {
             }
             YamlData::Mapping(entries) => {
                 let mut object = Map::new();
-                for (key, value) in entries {
-                    // JSON has only string keys; a collection as a key (`? {a: b}: c`) has no meaning
-                    // in a definition, and re-serialising nested ones grows exponentially.
-                    let key_node = key;
-                    let key = match (Converter { lines: None }).convert(key_node, String::new(), depth + 1)? {
-                        Value::String(text) => text,
-                        Value::Array(_) | Value::Object(_) => return Err("Invalid YAML: a mapping key must be a scalar".to_owned()),
-                        scalar => scalar.to_string(),
-                    };
+                let mut merged = Vec::new();
+                for (key_node, value) in entries {
+                    let key = self.key(key_node, &path, depth)?;
+                    if key == MERGE_KEY {
+                        merged.push(value);
+                        continue;
+                    }
                     let value_path = child_path(&path, &key);
                     // A key's line is where readers look for it, even when its value starts below.
                     self.record(&value_path, key_node.span.start.line());
                     let converted = self.convert(value, value_path, depth + 1)?;
                     object.insert(key, converted);
                 }
+                // After the explicit keys, which win over merged ones wherever they are written.
+                for value in merged {
+                    self.merge(&mut object, value, &path, depth + 1)?;
+                }
                 Value::Object(object)
             }
             YamlData::Tagged(tag, inner) => cloudformation_long_form(&tag.suffix, self.convert(inner, path.clone(), depth + 1)?),
-            YamlData::Alias(_) => return Err("Invalid YAML: aliases are not supported".to_owned()),
-            YamlData::BadValue => return Err("Invalid YAML: a value cannot be read".to_owned()),
+            // The loader resolves aliases to copies of their anchors' values.
+            YamlData::Alias(_) => return Err(YamlError::at(line, &path, "Invalid YAML: an alias names no anchor")),
+            YamlData::BadValue => return Err(YamlError::at(line, &path, "Invalid YAML: a value cannot be read")),
         };
-        self.record(&path, node.span.start.line());
         Ok(value)
+    }
+
+    /// A mapping key as text. JSON has only string keys; a collection as a key (`? {a: b}: c`)
+    /// has no meaning in a definition, and re-serialising nested ones grows exponentially.
+    fn key(&mut self, key_node: &MarkedYaml, path: &str, depth: usize) -> Result<String, YamlError> {
+        match (Converter { lines: None }).convert(key_node, path.to_owned(), depth + 1)? {
+            Value::String(text) => Ok(text),
+            Value::Array(_) | Value::Object(_) => Err(YamlError::at(key_node.span.start.line(), path, "Invalid YAML: a mapping key must be a scalar")),
+            scalar => Ok(scalar.to_string()),
+        }
+    }
+
+    /// `<<: *defaults` (YAML 1.1's merge key, which the Serverless Framework accepts): the keys of
+    /// a mapping, or of a list of mappings (the first having precedence), that `object` does not
+    /// have yet. Their lines are those of the mapping they come from.
+    fn merge(&mut self, object: &mut Map<String, Value>, source: &MarkedYaml, path: &str, depth: usize) -> Result<(), YamlError> {
+        let sources: Vec<&MarkedYaml> = match &source.data {
+            YamlData::Sequence(items) => items.iter().collect(),
+            _ => vec![source],
+        };
+        for source in sources {
+            let Value::Object(merged) = self.convert(source, path.to_owned(), depth + 1)? else {
+                return Err(YamlError::at(source.span.start.line(), &child_path(path, MERGE_KEY), "Invalid YAML: `<<` merges a mapping or a list of mappings"));
+            };
+            for (key, value) in merged {
+                object.entry(key).or_insert(value);
+            }
+        }
+        Ok(())
     }
 
     fn record(&mut self, path: &str, line: usize) {
@@ -177,6 +237,22 @@ mod tests {
         assert_eq!(lines.line_of("functions.main.events[0].http.path"), Some(6));
         // Unknown keys fall back to their closest known ancestor.
         assert_eq!(lines.line_of("functions.main.timeout"), Some(3));
+    }
+
+    #[test]
+    fn anchors_aliases_and_merge_keys() {
+        let text = "defaults: &defaults\n  memorySize: 256\n  timeout: 10\nmore: &more {runtime: python3.12, timeout: 20}\nfunctions:\n  a:\n    handler: a.main\n    <<: *defaults\n    memorySize: 512\n  b:\n    <<: [*defaults, *more]\n    handler: b.main\n  c: *more\n";
+        let (value, lines) = to_json_with_lines(text).unwrap();
+        assert_eq!(value["functions"]["a"], json!({"handler": "a.main", "memorySize": 512, "timeout": 10}));
+        assert_eq!(value["functions"]["b"], json!({"handler": "b.main", "memorySize": 256, "timeout": 10, "runtime": "python3.12"}));
+        assert_eq!(value["functions"]["c"], json!({"runtime": "python3.12", "timeout": 20}));
+        assert_eq!(lines.line_of("functions.a.memorySize"), Some(9));
+        // A merged key is where it is written: in the anchored mapping.
+        assert_eq!(lines.line_of("functions.a.timeout"), Some(3));
+        assert_eq!(lines.line_of("functions.a"), Some(6));
+        let error = to_json_with_lines("a:\n  <<: 3\n").unwrap_err();
+        assert_eq!((error.line, error.key.as_str()), (Some(2), "a.<<"), "{error}");
+        assert_eq!(to_json_with_lines("a:\n  b: *nowhere\n").unwrap_err().line, Some(2));
     }
 
     #[test]

@@ -32,11 +32,17 @@ pub struct Plan {
     pub routes: Vec<Route>,
     #[serde(default)]
     pub schedules: Vec<Schedule>,
+    /// `resources.Outputs` whose condition holds, evaluated.
+    #[serde(default)]
+    pub outputs: Vec<Output>,
     /// Resources that have no local meaning (IAM, VPC, networking): accepted and listed.
     #[serde(default)]
     pub not_applicable: Vec<Skipped>,
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// What parts of the configuration that are accepted amount to locally.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 impl Plan {
@@ -44,6 +50,28 @@ impl Plan {
     pub fn deployment_name(&self) -> String {
         self.stack_name.clone()
     }
+
+    /// The plan with every reference to the definition `resource_arn` (unrevisioned) naming the
+    /// revision `revision_arn` the server registered.
+    pub fn with_revision(&self, resource_arn: &str, revision_arn: &str) -> Result<Plan, serde_json::Error> {
+        let text = serde_json::to_string(self)?.replace(&pending_revision(resource_arn), revision_arn);
+        serde_json::from_str(&text)
+    }
+}
+
+/// What stands for the revision number in references to a task or job definition until the
+/// server has registered it: CloudFormation's `Ref` names a revision, which only the
+/// registration tells.
+const PENDING_REVISION: &str = "${Revision}";
+
+/// `arn:...:task-definition/family` → `arn:...:task-definition/family:${Revision}`.
+pub fn pending_revision(arn: &str) -> String {
+    format!("{arn}:{PENDING_REVISION}")
+}
+
+/// The newest of a definition's revision ARNs (`...:family:3` is newer than `...:family:2`).
+pub fn latest_revision(arns: impl IntoIterator<Item = String>) -> Option<String> {
+    arns.into_iter().max_by_key(|arn| arn.rsplit(':').next().and_then(|revision| revision.parse::<u64>().ok()).unwrap_or_default())
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -112,6 +140,7 @@ pub struct Resource {
     /// The resource's name (compute environment, queue, job definition, cluster, family,
     /// service, bucket, log group).
     pub name: String,
+    /// Without a revision for task and job definitions (see [`pending_revision`]).
     pub arn: String,
     /// CloudFormation's properties with every intrinsic function resolved and image references
     /// made local.
@@ -130,12 +159,25 @@ pub struct Image {
     pub dockerfile: String,
     #[serde(default)]
     pub build_args: BTreeMap<String, String>,
+    /// `linux/amd64`, ...; the engine's own when None.
+    #[serde(default)]
+    pub platform: Option<String>,
+    /// Images whose layers the build may reuse (`cacheFrom`).
+    #[serde(default)]
+    pub cache_from: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Target {
     StateMachine { name: String, arn: String },
     Function { name: String, arn: String },
+}
+
+impl ResourceKind {
+    /// Task and job definitions: every registration makes a new revision, and references name one.
+    pub fn is_revisioned(self) -> bool {
+        matches!(self, ResourceKind::TaskDefinition | ResourceKind::JobDefinition)
+    }
 }
 
 impl Target {
@@ -176,6 +218,16 @@ pub struct Schedule {
     /// A JSONPath into the scheduled event, instead of it whole.
     pub input_path: Option<String>,
     pub target: Target,
+}
+
+/// A stack output, as `serverless deploy` prints them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Output {
+    pub name: String,
+    pub value: String,
+    pub description: Option<String>,
+    /// `Export.Name`.
+    pub export_name: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

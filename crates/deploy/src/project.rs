@@ -6,7 +6,7 @@ use crate::events::{self, EventTarget};
 use crate::images::{built_image_reference, local_image};
 use crate::intrinsics::{evaluate, evaluate_condition, pseudo_parameters_to_substitutions};
 use crate::naming::{self, Partition};
-use crate::plan::{Activity, Function, Image, Plan, Resource, ResourceKind, Skipped, StateMachine, Target};
+use crate::plan::{Activity, Function, Image, Output, Plan, Resource, ResourceKind, Skipped, StateMachine, Target};
 use crate::resources::{self, Deployment};
 use crate::source::SourceFile;
 use crate::template::{Entity, EntityKind, Template};
@@ -18,6 +18,19 @@ use std::path::Path;
 
 /// Plugins whose effect `switchyard up` provides itself.
 const PROVIDED_PLUGINS: &[&str] = &["serverless-step-functions", "serverless-pseudo-parameters"];
+/// Popular plugins that shape packaging, IAM or the cloud account: their configuration is
+/// accepted, and what each amounts to locally is noted rather than warned about.
+const LOCALLY_MOOT_PLUGINS: &[(&str, &str)] = &[
+    ("serverless-python-requirements", "handlers import what the local Python environment has installed"),
+    ("serverless-offline", "switchyard up itself serves the project's endpoints"),
+    ("serverless-iam-roles-per-function", "IAM is not applicable locally"),
+    ("serverless-prune-plugin", "no function versions are kept locally"),
+    ("serverless-plugin-typescript", "handlers run from the project's folder as they are"),
+    ("serverless-webpack", "handlers run from the project's folder as they are"),
+    ("serverless-esbuild", "handlers run from the project's folder as they are"),
+    ("serverless-dotenv-plugin", "the environment of switchyard up is what ${env:...} reads"),
+    ("serverless-plugin-log-retention", "logs are kept by the server"),
+];
 /// The framework's defaults for functions.
 const DEFAULT_RUNTIME: &str = "nodejs20.x";
 const DEFAULT_MEMORY_MB: u64 = 1024;
@@ -29,9 +42,24 @@ pub fn plan(path: &Path, sources: &Sources, partition: Partition) -> Result<Plan
     plan_source(&file, sources, partition)
 }
 
-pub fn plan_source(file: &SourceFile, sources: &Sources, partition: Partition) -> Result<Plan, ConfigError> {
+/// The region `file` deploys to: `--region`, else `provider.region`, else us-east-1.
+pub fn region(file: &SourceFile, sources: &Sources) -> Result<String, ConfigError> {
+    let (_, region) = variables::stage_and_region(&file.value, &project_dir(file), sources).map_err(|error| file.error(error))?;
+    Ok(region)
+}
+
+/// The folder of the project's file, absolute.
+fn project_dir(file: &SourceFile) -> std::path::PathBuf {
     let base_dir = std::path::absolute(file.path.parent().unwrap_or(Path::new("."))).unwrap_or_default();
-    let base_dir = if base_dir.as_os_str().is_empty() { Path::new(".").to_path_buf() } else { base_dir };
+    if base_dir.as_os_str().is_empty() {
+        Path::new(".").to_path_buf()
+    } else {
+        base_dir
+    }
+}
+
+pub fn plan_source(file: &SourceFile, sources: &Sources, partition: Partition) -> Result<Plan, ConfigError> {
+    let base_dir = project_dir(file);
     let placed = |error: KeyError| file.error(error);
     let resolved = variables::resolve(&file.value, &base_dir, sources).map_err(placed)?;
     let (stage, _) = variables::stage_and_region(&file.value, &base_dir, sources).map_err(placed)?;
@@ -54,6 +82,7 @@ struct Sections {
     parameters: Vec<(String, String, Value)>,
     conditions: Map<String, Value>,
     resources: Vec<(String, String, Value)>,
+    outputs: Vec<(String, String, Value)>,
 }
 
 fn sections(config: &Value) -> Sections {
@@ -72,6 +101,9 @@ fn sections(config: &Value) -> Sections {
         for (logical_id, resource) in entries("Resources") {
             sections.resources.push((logical_id.clone(), child_path(&child_path(&path, "Resources"), &logical_id), resource));
         }
+        for (name, output) in entries("Outputs") {
+            sections.outputs.push((name.clone(), child_path(&child_path(&path, "Outputs"), &name), output));
+        }
     }
     sections
 }
@@ -82,6 +114,8 @@ struct Builder<'a> {
     template: Template,
     sections: Sections,
     plan: Plan,
+    /// Images of `provider.ecr.images` given by `uri` rather than built, made local.
+    image_uris: BTreeMap<String, String>,
 }
 
 impl<'a> Builder<'a> {
@@ -91,9 +125,11 @@ impl<'a> Builder<'a> {
         let mut parameters = BTreeMap::new();
         for (name, key, declaration) in &sections.parameters {
             let numeric = declaration.get("Type").and_then(Value::as_str) == Some("Number");
+            // CloudFormation checks that a Number is one, and then references get it as text.
             let value = match (sources.params.get(name), declaration.get("Default")) {
-                (Some(given), _) if numeric => given.parse::<serde_json::Number>().map(Value::Number).map_err(|_| KeyError::new(key.as_str(), format!("--param {name}={given}: the parameter is a Number")))?,
+                (Some(given), _) if numeric => given.parse::<serde_json::Number>().map(|_| Value::String(given.clone())).map_err(|_| KeyError::new(key.as_str(), format!("--param {name}={given}: the parameter is a Number")))?,
                 (Some(given), _) => Value::String(given.clone()),
+                (None, Some(Value::Number(default))) => Value::String(default.to_string()),
                 (None, Some(default)) => default.clone(),
                 (None, None) => return Err(KeyError::new(key.as_str(), format!("parameter {name} has no Default: give it with --param {name}=VALUE"))),
             };
@@ -114,10 +150,12 @@ impl<'a> Builder<'a> {
             images: Vec::new(),
             routes: Vec::new(),
             schedules: Vec::new(),
+            outputs: Vec::new(),
             not_applicable: Vec::new(),
             warnings: Vec::new(),
+            notes: Vec::new(),
         };
-        Ok(Builder { config, base_dir, template, sections, plan })
+        Ok(Builder { config, base_dir, template, sections, plan, image_uris: BTreeMap::new() })
     }
 
     fn build(mut self) -> Result<Plan, KeyError> {
@@ -129,6 +167,7 @@ impl<'a> Builder<'a> {
         self.state_machines()?;
         self.activities()?;
         self.resources()?;
+        self.outputs()?;
         self.plugins();
         Ok(self.plan)
     }
@@ -209,7 +248,9 @@ impl<'a> Builder<'a> {
         for (name, declaration) in self.entries("provider.ecr.images") {
             let key = child_path("provider.ecr.images", &name);
             let declaration = self.evaluated(&declaration, &key)?;
-            if declaration.get("uri").is_some() {
+            if let Some(uri) = declaration.get("uri") {
+                let uri = uri.as_str().ok_or_else(|| KeyError::new(child_path(&key, "uri"), "an image's uri is a string"))?;
+                self.image_uris.insert(name.clone(), local_image(uri));
                 continue;
             }
             let Some(path) = declaration.get("path").and_then(Value::as_str) else {
@@ -222,6 +263,8 @@ impl<'a> Builder<'a> {
                 context: self.base_dir.join(path).display().to_string(),
                 dockerfile: declaration.get("file").and_then(Value::as_str).unwrap_or("Dockerfile").to_owned(),
                 build_args,
+                platform: declaration.get("platform").and_then(Value::as_str).map(str::to_owned),
+                cache_from: declaration.get("cacheFrom").and_then(Value::as_array).map(|images| images.iter().filter_map(Value::as_str).map(local_image).collect()).unwrap_or_default(),
             });
         }
         Ok(())
@@ -275,11 +318,17 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    /// An image of `provider.ecr.images` by name, or any reference made local.
+    /// An image of `provider.ecr.images` by name (built, or its uri), or any reference made local.
+    /// The framework pushes the images it builds to the repository `serverless-SERVICE-STAGE`,
+    /// tagged with their name: such references are the built images too.
     fn image_reference(&self, image: &str) -> String {
-        match self.plan.images.iter().find(|built| built.name == image) {
-            Some(built) => built.reference.clone(),
-            None => local_image(image),
+        let local = local_image(image);
+        let framework_repository = format!("serverless-{}-{}:", self.plan.service, self.plan.stage);
+        let name = local.strip_prefix(&framework_repository).unwrap_or(image);
+        match (self.plan.images.iter().find(|built| built.name == name), self.image_uris.get(name)) {
+            (Some(built), _) => built.reference.clone(),
+            (None, Some(uri)) => uri.clone(),
+            (None, None) => local,
         }
     }
 
@@ -330,11 +379,8 @@ impl<'a> Builder<'a> {
     fn resources(&mut self) -> Result<(), KeyError> {
         let resources = std::mem::take(&mut self.sections.resources);
         for (logical_id, key, resource) in &resources {
-            if let Some(condition) = resource.get("Condition") {
-                let condition = serde_json::json!({ "Condition": condition });
-                if !evaluate_condition(&condition, &self.template, &child_path(key, "Condition"))? {
-                    continue;
-                }
+            if !self.holds(resource, key)? {
+                continue;
             }
             let resource_type = resource.get("Type").and_then(Value::as_str).unwrap_or_default();
             let properties_key = child_path(key, "Properties");
@@ -365,6 +411,27 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
+    fn outputs(&mut self) -> Result<(), KeyError> {
+        for (name, key, output) in std::mem::take(&mut self.sections.outputs) {
+            if !self.holds(&output, &key)? {
+                continue;
+            }
+            let output = self.evaluated(&output, &key)?;
+            let value = output.get("Value").ok_or_else(|| KeyError::new(key.as_str(), "an output needs a Value"))?;
+            let text = |value: Option<&Value>| value.map(text_of);
+            self.plan.outputs.push(Output { name, value: text_of(value), description: text(output.get("Description")), export_name: text(output.pointer("/Export/Name")) });
+        }
+        Ok(())
+    }
+
+    /// Whether the `Condition` of a resource or output (if it has one) holds.
+    fn holds(&self, declaration: &Value, key: &str) -> Result<bool, KeyError> {
+        match declaration.get("Condition") {
+            Some(condition) => evaluate_condition(&serde_json::json!({ "Condition": condition }), &self.template, &child_path(key, "Condition")),
+            None => Ok(true),
+        }
+    }
+
     fn plugins(&mut self) {
         let plugins = match self.config.get("plugins") {
             Some(Value::Array(plugins)) => plugins.clone(),
@@ -372,8 +439,12 @@ impl<'a> Builder<'a> {
             _ => Vec::new(),
         };
         for plugin in plugins.iter().filter_map(Value::as_str) {
-            if !PROVIDED_PLUGINS.contains(&plugin) {
-                self.plan.warnings.push(format!("plugins: {plugin} is not run locally"));
+            if PROVIDED_PLUGINS.contains(&plugin) {
+                continue;
+            }
+            match LOCALLY_MOOT_PLUGINS.iter().find(|(name, _)| *name == plugin) {
+                Some((_, locally)) => self.plan.notes.push(format!("plugins: {plugin}: {locally}")),
+                None => self.plan.warnings.push(format!("plugins: {plugin} is not run locally")),
             }
         }
     }

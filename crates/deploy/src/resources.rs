@@ -2,7 +2,7 @@
 //! `Fn::GetAtt` values are, and which have no local meaning.
 
 use crate::naming::Partition;
-use crate::plan::ResourceKind;
+use crate::plan::{pending_revision, ResourceKind};
 use serde_json::Value;
 
 /// How a resource of the template is deployed.
@@ -93,24 +93,28 @@ pub fn arn(kind: ResourceKind, partition: &Partition, name: &str, properties: &V
     }
 }
 
-/// `Ref`: a name for clusters, buckets, log groups, task definition families and job
-/// definitions (run and submit take a family or name and use its latest revision, which a
-/// deployment just registered); an ARN for the rest.
+/// `Ref`, as CloudFormation documents it for each type: a name for clusters, buckets and log
+/// groups; the registered revision's ARN for task and job definitions; an ARN for the rest.
 pub fn reference(kind: ResourceKind, name: &str, arn: &str) -> Value {
     match kind {
-        ResourceKind::Cluster | ResourceKind::Bucket | ResourceKind::LogGroup | ResourceKind::TaskDefinition | ResourceKind::JobDefinition => Value::String(name.to_owned()),
+        ResourceKind::Cluster | ResourceKind::Bucket | ResourceKind::LogGroup => Value::String(name.to_owned()),
+        ResourceKind::TaskDefinition | ResourceKind::JobDefinition => Value::String(pending_revision(arn)),
         ResourceKind::ComputeEnvironment | ResourceKind::JobQueue | ResourceKind::EcsService => Value::String(arn.to_owned()),
     }
 }
 
-/// `Fn::GetAtt`, for the attributes CloudFormation documents for each type.
+/// `Fn::GetAtt`, for the attributes CloudFormation documents for each type (a job definition
+/// has none).
 pub fn attribute(kind: ResourceKind, name: &str, arn: &str, partition: &Partition, attribute: &str) -> Option<Value> {
     let text = |value: String| Some(Value::String(value));
     match (kind, attribute) {
-        (_, "Arn") | (ResourceKind::ComputeEnvironment, "ComputeEnvironmentArn") | (ResourceKind::JobQueue, "JobQueueArn") | (ResourceKind::TaskDefinition, "TaskDefinitionArn") | (ResourceKind::EcsService, "ServiceArn") => text(arn.to_owned()),
-        (ResourceKind::EcsService, "Name") | (ResourceKind::Bucket, "BucketName") => text(name.to_owned()),
+        (ResourceKind::ComputeEnvironment, "ComputeEnvironmentArn") | (ResourceKind::JobQueue, "JobQueueArn") | (ResourceKind::EcsService, "ServiceArn") => text(arn.to_owned()),
+        (ResourceKind::Cluster | ResourceKind::Bucket | ResourceKind::LogGroup, "Arn") => text(arn.to_owned()),
+        (ResourceKind::TaskDefinition, "TaskDefinitionArn") => text(pending_revision(arn)),
+        (ResourceKind::EcsService, "Name") => text(name.to_owned()),
         (ResourceKind::Bucket, "DomainName") => text(format!("{name}.s3.amazonaws.com")),
         (ResourceKind::Bucket, "RegionalDomainName") => text(format!("{name}.s3.{}.amazonaws.com", partition.region)),
+        (ResourceKind::Bucket, "DualStackDomainName") => text(format!("{name}.s3.dualstack.{}.amazonaws.com", partition.region)),
         (ResourceKind::Bucket, "WebsiteURL") => text(format!("http://{name}.s3-website-{}.amazonaws.com", partition.region)),
         _ => None,
     }
@@ -158,7 +162,12 @@ mod tests {
         let arn = arn(ResourceKind::JobQueue, &partition, "q", &json!({}));
         assert_eq!(arn, "arn:aws:batch:us-east-1:000000000000:job-queue/q");
         assert_eq!(reference(ResourceKind::JobQueue, "q", &arn), json!(arn));
-        assert_eq!(reference(ResourceKind::TaskDefinition, "family", "x"), json!("family"));
+        assert_eq!(reference(ResourceKind::TaskDefinition, "family", "arn:aws:ecs:us-east-1:000000000000:task-definition/family"), json!("arn:aws:ecs:us-east-1:000000000000:task-definition/family:${Revision}"));
+        assert_eq!(reference(ResourceKind::Cluster, "c", "arn:aws:ecs:us-east-1:000000000000:cluster/c"), json!("c"));
+        assert_eq!(attribute(ResourceKind::JobQueue, "q", &arn, &partition, "JobQueueArn"), Some(json!(arn)));
+        assert_eq!(attribute(ResourceKind::JobQueue, "q", &arn, &partition, "Arn"), None);
+        assert_eq!(attribute(ResourceKind::LogGroup, "/g", "arn:aws:logs:us-east-1:000000000000:log-group:/g:*", &partition, "Arn"), Some(json!("arn:aws:logs:us-east-1:000000000000:log-group:/g:*")));
+        assert_eq!(attribute(ResourceKind::Bucket, "b", "arn:aws:s3:::b", &partition, "DomainName"), Some(json!("b.s3.amazonaws.com")));
         assert_eq!(attribute(ResourceKind::Bucket, "b", "arn:aws:s3:::b", &partition, "Arn"), Some(json!("arn:aws:s3:::b")));
         assert_eq!(attribute(ResourceKind::Bucket, "b", "arn:aws:s3:::b", &partition, "Nope"), None);
         assert_eq!(generated_name(ResourceKind::Bucket, "Svc-dev", "Data"), "svc-dev-data");

@@ -20,7 +20,7 @@ impl SourceFile {
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<SourceFile, ConfigError> {
-        let (value, lines) = asl::yaml::to_json_with_lines(text).map_err(|message| ConfigError { file: path.to_owned(), line: None, key: String::new(), message })?;
+        let (value, lines) = asl::yaml::to_json_with_lines(text).map_err(|error| ConfigError { file: path.to_owned(), line: error.line, key: error.key, message: error.message })?;
         Ok(SourceFile { path: path.to_owned(), value, lines })
     }
 

@@ -123,7 +123,8 @@ impl Resolver<'_> {
             _ => {}
         }
         let source = first.split([':', '(']).next().unwrap_or(first);
-        Err(KeyError::new(key, format!("${{{expression}}}: value not found at \"{source}\" source and no default was given")))
+        let remedy = if matches!(source, "cf" | "ssm" | "s3") { format!(" (locally, give it with --param '{first}=VALUE')") } else { String::new() };
+        Err(KeyError::new(key, format!("${{{expression}}}: value not found at \"{source}\" source and no default was given{remedy}")))
     }
 
     fn candidate(&self, candidate: &str, key: &str, depth: usize) -> Result<Option<Value>, KeyError> {
@@ -180,8 +181,9 @@ impl Resolver<'_> {
                 other => Err(KeyError::new(key, format!("strToBool({other}): expected true, false, 0 or 1"))),
             };
         }
-        // cf:, ssm:, s3: and the like read from an AWS account: locally only their defaults apply.
-        Ok(None)
+        // cf:, ssm:, s3: and the like read from an AWS account: locally the value is given on the
+        // command line under the reference's own name (`--param 'ssm:/app/table=orders'`).
+        Ok(self.sources.params.get(candidate).map(|value| Value::String(value.clone())))
     }
 
     fn self_reference(&self, path: &str, depth: usize) -> Result<Option<Value>, KeyError> {
@@ -410,7 +412,13 @@ mod tests {
         assert!(error.message.contains("\"env\" source"), "{}", error.message);
         let error = resolved(json!({"x": "${ssm:/param}"}), &sources()).unwrap_err();
         assert!(error.message.contains("\"ssm\" source"));
+        assert!(error.message.contains("--param 'ssm:/param=VALUE'"), "{}", error.message);
         assert_eq!(resolved(json!({"x": "${ssm:/param, 'local'}"}), &sources()).unwrap()["x"], "local");
+        let mut given = sources();
+        given.params.insert("ssm:/param".into(), "from the command line".into());
+        given.params.insert("cf:other-stack.TableName".into(), "orders".into());
+        let value = resolved(json!({"x": "${ssm:/param}", "y": "${cf:other-stack.TableName}"}), &given).unwrap();
+        assert_eq!(value, json!({"x": "from the command line", "y": "orders"}));
     }
 
     #[test]

@@ -56,7 +56,10 @@ fn batch_pipeline() {
     let definition = definition(&plan, "StepFuncBatch-StepFunction");
     let batch = &definition["States"]["BatchStep"]["Parameters"];
     assert_eq!(batch["JobQueue"], "arn:aws:batch:us-east-1:000000000000:job-queue/StepFuncBatch-dev-JobQueue");
-    assert_eq!(batch["JobDefinition"], "StepFuncBatch-dev-JobDefinition");
+    // `Ref` names the revision the server registers, which it fills in.
+    assert_eq!(batch["JobDefinition"], "arn:aws:batch:us-east-1:000000000000:job-definition/StepFuncBatch-dev-JobDefinition:${Revision}");
+    let revised = plan.with_revision("arn:aws:batch:us-east-1:000000000000:job-definition/StepFuncBatch-dev-JobDefinition", "arn:aws:batch:us-east-1:000000000000:job-definition/StepFuncBatch-dev-JobDefinition:3").unwrap();
+    assert_eq!(self::definition(&revised, "StepFuncBatch-StepFunction")["States"]["BatchStep"]["Parameters"]["JobDefinition"], "arn:aws:batch:us-east-1:000000000000:job-definition/StepFuncBatch-dev-JobDefinition:3");
     let queue = plan.resources.iter().find(|resource| resource.kind == ResourceKind::JobQueue).unwrap();
     assert_eq!(queue.properties["ComputeEnvironmentOrder"][0]["ComputeEnvironment"], "arn:aws:batch:us-east-1:000000000000:compute-environment/StepFuncBatch-dev-ComputeEnvironment");
     let job = plan.resources.iter().find(|resource| resource.kind == ResourceKind::JobDefinition).unwrap();
@@ -79,11 +82,12 @@ fn fargate_pipeline() {
     let definition: Value = serde_json::from_str(&machine.definition).unwrap();
     let run = &definition["States"]["FargateStep"]["Parameters"];
     assert_eq!(run["Cluster"], "StepFunctionFargate-dev-ECSCluster");
-    assert_eq!(run["TaskDefinition"], "dockerFargate");
+    assert_eq!(run["TaskDefinition"], "arn:aws:ecs:us-east-1:000000000000:task-definition/dockerFargate:${Revision}");
     assert_eq!(run["Overrides"]["ContainerOverrides"][0]["Name"], "dockerFargate");
     let task = plan.resources.iter().find(|resource| resource.kind == ResourceKind::TaskDefinition).unwrap();
     assert_eq!(task.properties["ContainerDefinitions"][0]["Image"], "stepfunctiontest:latest");
-    assert_eq!(task.properties["ContainerDefinitions"][0]["Cpu"], 256);
+    // A Number parameter is text where it is referenced, as in CloudFormation; the ECS applier makes it a number again.
+    assert_eq!(task.properties["ContainerDefinitions"][0]["Cpu"], "256");
     assert_eq!(task.properties["ContainerDefinitions"][0]["LogConfiguration"]["Options"]["awslogs-group"], "/ecs/fargate-StepFunctionFargate-dev");
     assert!(plan.resources.iter().any(|resource| resource.kind == ResourceKind::LogGroup && resource.name == "/ecs/fargate-StepFunctionFargate-dev"));
 }
@@ -116,7 +120,7 @@ fn nightly_report() {
     assert_eq!(schedule.id, "nightly-report-dev-NightlyReport-schedule-1");
     let definition = definition(&plan, "nightly-report");
     assert_eq!(definition["States"]["Summarize"]["Parameters"]["Cluster"], "nightly-report-dev-ReportCluster");
-    assert_eq!(definition["States"]["Summarize"]["Parameters"]["TaskDefinition"], "nightly-report");
+    assert_eq!(definition["States"]["Summarize"]["Parameters"]["TaskDefinition"], "arn:aws:ecs:us-east-1:000000000000:task-definition/nightly-report:${Revision}");
     assert!(plan.routes.is_empty());
 }
 

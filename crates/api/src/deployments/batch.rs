@@ -5,7 +5,7 @@
 use super::cloudformation::api_request;
 use super::outcome::{Action, Outcome};
 use batch::{Batch, BatchError};
-use deploy::plan::{Resource, ResourceKind};
+use deploy::plan::{latest_revision, Resource, ResourceKind};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -23,7 +23,7 @@ pub async fn apply(batch: &Arc<Batch>, resource: &Resource, previous: Option<&Re
     let outcome = |action| Outcome::new(super::kind_name(resource.kind), &resource.name, &resource.arn, action);
     let exists = exists(batch, resource).await?;
     if exists && previous.is_some_and(|previous| previous.properties == resource.properties) {
-        return Ok(outcome(Action::Unchanged));
+        return revisioned(batch, resource, outcome(Action::Unchanged)).await;
     }
     let mut request = api_request(&resource.properties);
     let name_field = match resource.kind {
@@ -55,7 +55,16 @@ pub async fn apply(batch: &Arc<Batch>, resource: &Resource, previous: Option<&Re
             call(batch, "registerjobdefinition", request).await?;
         }
     }
-    Ok(outcome(if exists { Action::Updated } else { Action::Created }))
+    revisioned(batch, resource, outcome(if exists { Action::Updated } else { Action::Created })).await
+}
+
+/// A job definition's outcome names its latest revision, which references resolve to.
+async fn revisioned(batch: &Arc<Batch>, resource: &Resource, outcome: Outcome) -> Result<Outcome, BatchError> {
+    if resource.kind != ResourceKind::JobDefinition {
+        return Ok(outcome);
+    }
+    let latest = latest_revision(active_definitions(batch, &resource.name).await?);
+    Ok(Outcome { arn: latest.unwrap_or(outcome.arn.clone()), ..outcome })
 }
 
 /// Removes a Batch resource: environments and queues are disabled first, as Batch requires.

@@ -1,10 +1,10 @@
 //! Applier of ECS resources through the ECS service's own operations: clusters are created,
-//! task definitions get a new revision when their properties change (a `Ref` names the family,
-//! which runs its latest revision), services are accepted without running anything.
+//! task definitions get a new revision when their properties change (the outcome names the
+//! revision that references resolve to), services are accepted without running anything.
 
 use super::cloudformation::api_request;
 use super::outcome::{Action, Outcome};
-use deploy::plan::{Resource, ResourceKind};
+use deploy::plan::{latest_revision, Resource, ResourceKind};
 use ecs::{Ecs, EcsError};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -29,14 +29,15 @@ pub async fn apply(ecs: &Arc<Ecs>, resource: &Resource, previous: Option<&Resour
             Ok(outcome(if existed { Action::Unchanged } else { Action::Created }))
         }
         ResourceKind::TaskDefinition => {
-            let existed = !active_revisions(ecs, &resource.name).await?.is_empty();
-            if existed && unchanged {
-                return Ok(outcome(Action::Unchanged));
+            let latest = latest_revision(active_revisions(ecs, &resource.name).await?);
+            if let (Some(latest), true) = (&latest, unchanged) {
+                return Ok(Outcome::new(super::kind_name(resource.kind), &resource.name, latest, Action::Unchanged));
             }
             let request = task_definition_request(resource, ecs.runner_name() == "process", project_dir);
             let registered = call(ecs, Ecs::register_task_definition, request).await?;
-            let revision = registered["taskDefinition"]["revision"].as_i64().unwrap_or_default();
-            Ok(outcome(if existed { Action::Updated } else { Action::Created }).with_detail(format!("revision {revision}")))
+            let revision_arn = registered["taskDefinition"]["taskDefinitionArn"].as_str().unwrap_or(&resource.arn);
+            let action = if latest.is_some() { Action::Updated } else { Action::Created };
+            Ok(Outcome::new(super::kind_name(resource.kind), &resource.name, revision_arn, action))
         }
         _ => {
             let detail = "accepted: services are not kept running here (DesiredCount is ignored); tasks run through RunTask";

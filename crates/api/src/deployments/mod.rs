@@ -149,17 +149,27 @@ pub async fn apply(state: &ApiState, plan: Plan, now_ms: i64) -> Result<Applied,
         let outcome = activities::apply(&state.catalog, activity).await.map_err(|error| failed(&format!("activity {}", activity.name), error, &outcomes))?;
         outcomes.push(outcome);
     }
+    // Resources first: the revisions registered for task and job definitions are what state
+    // machines, functions and later resources reference.
+    let mut plan = plan;
+    let mut order: Vec<usize> = (0..plan.resources.len()).collect();
+    order.sort_by_key(|&index| creation_rank(plan.resources[index].kind));
+    for index in order {
+        // Taken afresh: the revisions substituted so far are in it.
+        let resource = &plan.resources[index].clone();
+        let previous = previous.as_ref().and_then(|previous| previous.resources.iter().find(|old| old.logical_id == resource.logical_id && old.kind == resource.kind));
+        let outcome = apply_resource(state, resource, previous, &plan.project_dir).await.map_err(|error| failed(&format!("{} {}", kind_name(resource.kind), resource.name), error, &outcomes))?;
+        if resource.kind.is_revisioned() {
+            plan = plan.with_revision(&resource.arn, &outcome.arn).map_err(|error| failed(&format!("{} {}", kind_name(resource.kind), resource.name), error, &outcomes))?;
+        }
+        outcomes.push(outcome);
+    }
     for machine in &plan.state_machines {
         let outcome = state_machines::apply(&state.catalog, machine).await.map_err(|error| failed(&format!("state machine {}", machine.name), error, &outcomes))?;
         outcomes.push(outcome);
     }
     for function in &plan.functions {
         let outcome = functions::apply(&state.functions, function, &plan.account).await.map_err(|error| failed(&format!("function {}", function.name), error, &outcomes))?;
-        outcomes.push(outcome);
-    }
-    for resource in in_creation_order(&plan.resources) {
-        let previous = previous.as_ref().and_then(|previous| previous.resources.iter().find(|old| old.logical_id == resource.logical_id && old.kind == resource.kind));
-        let outcome = apply_resource(state, resource, previous, &plan.project_dir).await.map_err(|error| failed(&format!("{} {}", kind_name(resource.kind), resource.name), error, &outcomes))?;
         outcomes.push(outcome);
     }
     if let Some(previous) = &previous {
@@ -218,14 +228,17 @@ pub async fn remove(state: &ApiState, name: &str) -> Result<Option<Vec<Outcome>>
 /// Resources ordered so that each comes after those it names (a queue after its compute
 /// environments, a task definition after its cluster); removal goes the other way.
 fn in_creation_order(resources: &[Resource]) -> Vec<&Resource> {
-    let rank = |kind: ResourceKind| match kind {
+    let mut ordered: Vec<&Resource> = resources.iter().collect();
+    ordered.sort_by_key(|resource| creation_rank(resource.kind));
+    ordered
+}
+
+fn creation_rank(kind: ResourceKind) -> u8 {
+    match kind {
         ResourceKind::ComputeEnvironment | ResourceKind::Cluster | ResourceKind::Bucket | ResourceKind::LogGroup => 0,
         ResourceKind::JobQueue | ResourceKind::TaskDefinition => 1,
         ResourceKind::JobDefinition | ResourceKind::EcsService => 2,
-    };
-    let mut ordered: Vec<&Resource> = resources.iter().collect();
-    ordered.sort_by_key(|resource| rank(resource.kind));
-    ordered
+    }
 }
 
 async fn apply_resource(state: &ApiState, resource: &Resource, previous: Option<&Resource>, project_dir: &str) -> Result<Outcome, String> {

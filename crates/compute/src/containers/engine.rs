@@ -116,19 +116,8 @@ impl EngineRunner {
                 .build()
                 .map_err(|error| engine_error(format!("cannot start the engine client: {error}")))?,
         ));
-        let candidates = match config.host.clone().or_else(|| std::env::var("DOCKER_HOST").ok()) {
-            Some(host) => vec![host],
-            // SAFETY: getuid has no preconditions and cannot fail.
-            None => USUAL_SOCKETS.iter().map(|socket| socket.replace("{uid}", &unsafe { libc::getuid() }.to_string())).collect(),
-        };
-        let mut failures = Vec::new();
-        for host in candidates {
-            match connect_to(&host).and_then(|docker| Ok((block_on(&runtime, engine_name(docker.clone()))??, docker))) {
-                Ok((name, docker)) => return Ok(EngineRunner { docker, name, config, runtime }),
-                Err(error) => failures.push(format!("{host}: {error}")),
-            }
-        }
-        Err(engine_error(format!("no container engine answers ({})", failures.join("; "))))
+        let (docker, name) = block_on(&runtime, find_engine(config.host.clone()))??;
+        Ok(EngineRunner { docker, name, config, runtime })
     }
 
     fn block<F>(&self, future: F) -> Result<F::Output, ContainerError>
@@ -353,6 +342,28 @@ where
     receiver.recv().map_err(|_| engine_error("the engine client stopped".to_owned()))
 }
 
+/// The first engine that answers at `host`, else `DOCKER_HOST`, else the usual sockets; with its
+/// name (`docker` or `podman`).
+pub(super) async fn find_engine(host: Option<String>) -> Result<(Docker, String), ContainerError> {
+    let candidates = match host.or_else(|| std::env::var("DOCKER_HOST").ok()) {
+        Some(host) => vec![host],
+        // SAFETY: getuid has no preconditions and cannot fail.
+        None => USUAL_SOCKETS.iter().map(|socket| socket.replace("{uid}", &unsafe { libc::getuid() }.to_string())).collect(),
+    };
+    let mut failures = Vec::new();
+    for host in candidates {
+        let answered = match connect_to(&host) {
+            Ok(docker) => engine_name(docker.clone()).await.map(|name| (docker, name)),
+            Err(error) => Err(error),
+        };
+        match answered {
+            Ok(engine) => return Ok(engine),
+            Err(error) => failures.push(format!("{host}: {error}")),
+        }
+    }
+    Err(engine_error(format!("no container engine answers ({})", failures.join("; "))))
+}
+
 fn connect_to(host: &str) -> Result<Docker, ContainerError> {
     let connected = if host.starts_with("tcp://") || host.starts_with("http://") {
         Docker::connect_with_http(host, REQUEST_TIMEOUT_SECONDS, API_DEFAULT_VERSION)
@@ -457,7 +468,7 @@ fn epoch_millis(time: SystemTime) -> u128 {
 }
 
 /// The engine's own message for server errors, bollard's description otherwise.
-fn describe(error: &bollard::errors::Error) -> String {
+pub(super) fn describe(error: &bollard::errors::Error) -> String {
     match error {
         bollard::errors::Error::DockerResponseServerError { status_code, message } => format!("{message} (HTTP {status_code})"),
         other => other.to_string(),

@@ -16,6 +16,7 @@
 //! assert_eq!((outcome.end, outcome.exit_code), (ContainerEnd::Exited, Some(0)));
 //! ```
 
+pub mod build;
 mod engine;
 mod logs;
 mod process;

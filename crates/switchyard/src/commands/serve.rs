@@ -65,6 +65,37 @@ pub struct ServiceArgs {
     pub batch: super::batch_setup::BatchArgs,
 }
 
+impl ServiceArgs {
+    /// The service flags of a command line (`up`'s, with their values), for the server `up`
+    /// starts in the background. Taken from what the user typed rather than spelled again
+    /// field by field, so that a flag added to these arguments is passed on as well.
+    pub fn flags_in(command_line: &[std::ffi::OsString]) -> Vec<std::ffi::OsString> {
+        let flags = <ServiceArgs as Args>::augment_args(clap::Command::new("serve"));
+        let takes_value: std::collections::HashMap<String, bool> = flags.get_arguments().filter_map(|flag| Some((format!("--{}", flag.get_long()?), flag.get_action().takes_values()))).collect();
+        let mut passed = Vec::new();
+        let mut arguments = command_line.iter();
+        while let Some(argument) = arguments.next() {
+            let text = argument.to_string_lossy();
+            if text == "--" {
+                break;
+            }
+            let (name, inline_value) = match text.split_once('=') {
+                Some((name, _)) => (name, true),
+                None => (&*text, false),
+            };
+            match takes_value.get(name) {
+                Some(true) if !inline_value => {
+                    passed.push(argument.clone());
+                    passed.extend(arguments.next().cloned());
+                }
+                Some(_) => passed.push(argument.clone()),
+                None => {}
+            }
+        }
+        passed
+    }
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -189,4 +220,17 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         serve_until_stopped(listener, state).await
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ServiceArgs;
+    use std::ffi::OsString;
+
+    #[test]
+    fn service_flags_are_picked_out_of_a_command_line() {
+        let command_line: Vec<OsString> = ["switchyard", "up", "project", "--stage", "dev", "--container-runner", "engine", "--batch-backend=container", "--detach", "--missed-schedules", "all"].iter().map(OsString::from).collect();
+        let flags: Vec<OsString> = ["--container-runner", "engine", "--batch-backend=container", "--missed-schedules", "all"].iter().map(OsString::from).collect();
+        assert_eq!(ServiceArgs::flags_in(&command_line), flags);
+    }
 }

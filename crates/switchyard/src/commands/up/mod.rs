@@ -3,21 +3,21 @@
 //! progress, or in the background with `--detach`. `switchyard remove` takes it away again.
 
 mod client;
+mod images;
 mod progress;
 mod summary;
 
 use super::serve::{assemble, init_logs, serve_until_stopped, LogFormat, ServerSettings, ServiceArgs};
 use anyhow::{anyhow, bail, Context};
-use api::deployments::schedules::MissedRuns;
 use clap::Args;
-use client::Server;
+use client::{Server, ServerInfo};
 use compute::FunctionSet;
+use deploy::source::SourceFile;
 use deploy::{Partition, Plan, Sources};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-const DEFAULT_REGION: &str = "us-east-1";
 const DEFAULT_ACCOUNT: &str = "000000000000";
 /// How long a detached server may take to answer.
 const DETACHED_START_TIMEOUT: Duration = Duration::from_secs(15);
@@ -33,6 +33,10 @@ pub struct UpArgs {
     /// A parameter (`${param:K}`, or a CloudFormation parameter of `resources.Parameters`); repeatable.
     #[arg(long = "param", value_name = "K=V")]
     params: Vec<String>,
+    /// The region (`${opt:region}`); default: provider.region, else us-east-1. A server started
+    /// here serves it; a running server's own region wins (its ARNs are the ones it accepts).
+    #[arg(long)]
+    region: Option<String>,
     /// The server to deploy into; one is started here when none answers.
     #[arg(long, default_value = "http://127.0.0.1:8083")]
     endpoint: String,
@@ -56,21 +60,26 @@ pub struct RemoveArgs {
     stage: Option<String>,
     #[arg(long = "param", value_name = "K=V")]
     params: Vec<String>,
+    #[arg(long)]
+    region: Option<String>,
     #[arg(long, default_value = "http://127.0.0.1:8083")]
     endpoint: String,
 }
 
 pub fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
+    let project = Project::read(&args.config, args.stage.as_deref(), args.region.as_deref(), &args.params)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let server = Server::new(&args.endpoint);
         if let Some(info) = server.probe().await {
-            let plan = plan(&args.config, args.stage.as_deref(), &args.params, Partition { region: info.region, account: info.account })?;
+            let plan = project.plan_for_server(&info, server.endpoint())?;
+            images::build(&plan).await?;
             deploy_remotely(&server, &plan, started).await?;
             return Ok(ExitCode::SUCCESS);
         }
-        let plan = plan(&args.config, args.stage.as_deref(), &args.params, Partition { region: DEFAULT_REGION.to_owned(), account: DEFAULT_ACCOUNT.to_owned() })?;
+        let plan = project.plan(Partition { region: project.region()?, account: DEFAULT_ACCOUNT.to_owned() })?;
+        images::build(&plan).await?;
         if args.detach {
             start_detached(&args, &plan).await?;
             deploy_remotely(&server, &plan, started).await?;
@@ -82,11 +91,12 @@ pub fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn remove(args: RemoveArgs) -> anyhow::Result<ExitCode> {
+    let project = Project::read(&args.config, args.stage.as_deref(), args.region.as_deref(), &args.params)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async move {
         let server = Server::new(&args.endpoint);
         let info = server.probe().await.ok_or_else(|| anyhow!("no Switchyard server answers at {}", args.endpoint))?;
-        let plan = plan(&args.config, args.stage.as_deref(), &args.params, Partition { region: info.region, account: info.account })?;
+        let plan = project.plan_for_server(&info, server.endpoint())?;
         match server.remove(&plan.deployment_name()).await? {
             Some(_) => println!("removed {} (service {}, stage {})", plan.deployment_name(), plan.service, plan.stage),
             None => println!("{} is not deployed at {}", plan.deployment_name(), args.endpoint),
@@ -95,20 +105,50 @@ pub fn remove(args: RemoveArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Reads the project, with the command line's options and this process's environment.
-fn plan(config: &Path, stage: Option<&str>, params: &[String], partition: Partition) -> anyhow::Result<Plan> {
-    let file = project_file(config)?;
-    let mut sources = Sources { env: std::env::vars().collect(), instance_id: instance_id(), account: partition.account.clone(), ..Sources::default() };
-    if let Some(stage) = stage {
-        sources.options.insert("stage".to_owned(), stage.to_owned());
+/// A project's file with the command line's options and this process's environment.
+struct Project {
+    file: SourceFile,
+    sources: Sources,
+}
+
+impl Project {
+    fn read(config: &Path, stage: Option<&str>, region: Option<&str>, params: &[String]) -> anyhow::Result<Project> {
+        let file = SourceFile::read(&project_file(config)?)?;
+        let mut sources = Sources { env: std::env::vars().collect(), instance_id: instance_id(), account: DEFAULT_ACCOUNT.to_owned(), ..Sources::default() };
+        for (option, value) in [("stage", stage), ("region", region)] {
+            if let Some(value) = value {
+                sources.options.insert(option.to_owned(), value.to_owned());
+            }
+        }
+        for param in params {
+            let (name, value) = param.split_once('=').ok_or_else(|| anyhow!("--param {param}: expected K=V"))?;
+            sources.params.insert(name.to_owned(), value.to_owned());
+        }
+        Ok(Project { file, sources })
     }
-    for param in params {
-        let (name, value) = param.split_once('=').ok_or_else(|| anyhow!("--param {param}: expected K=V"))?;
-        sources.params.insert(name.to_owned(), value.to_owned());
+
+    /// `--region`, else provider.region, else us-east-1.
+    fn region(&self) -> anyhow::Result<String> {
+        Ok(deploy::project::region(&self.file, &self.sources)?)
     }
-    let plan = deploy::plan(&file, &sources, partition)?;
-    eprint!("{}", summary::warnings(&plan));
-    Ok(plan)
+
+    fn plan(&self, partition: Partition) -> anyhow::Result<Plan> {
+        let sources = Sources { account: partition.account.clone(), ..self.sources.clone() };
+        let plan = deploy::project::plan_source(&self.file, &sources, partition)?;
+        eprint!("{}", summary::warnings(&plan));
+        Ok(plan)
+    }
+
+    /// The plan in a running server's region and account: a server accepts ARNs of its own
+    /// region only, so a project for another region is told so rather than deployed with ARNs
+    /// the server would refuse back.
+    fn plan_for_server(&self, server: &ServerInfo, endpoint: &str) -> anyhow::Result<Plan> {
+        let region = self.region()?;
+        if region != server.region {
+            eprintln!("warning: {} deploys to {region}, but the server at {endpoint} serves {}: ARNs and AWS::Region are {}'s (a server started with --region {region} matches the project)", self.file.path.display(), server.region, server.region);
+        }
+        self.plan(Partition { region: server.region.clone(), account: server.account.clone() })
+    }
 }
 
 /// `serverless.yml` (or `.yaml`, or `.json`) in a folder, or the file given.
@@ -149,8 +189,9 @@ async fn start_detached(args: &UpArgs, plan: &Plan) -> anyhow::Result<()> {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
     let mut command = std::process::Command::new(std::env::current_exe()?);
     command
-        .args(["serve", "--listen", &listen_address(&args.endpoint)?, "--missed-schedules", missed_name(args.services.missed_schedules)])
+        .args(["serve", "--listen", &listen_address(&args.endpoint)?])
         .args(["--region", &plan.region, "--account", &plan.account])
+        .args(ServiceArgs::flags_in(&std::env::args_os().collect::<Vec<_>>()))
         .arg("--data-dir")
         .arg(&args.data_dir)
         .stdin(std::process::Stdio::null())
@@ -169,14 +210,6 @@ async fn start_detached(args: &UpArgs, plan: &Plan) -> anyhow::Result<()> {
     }
     println!("server running in the background: pid {}, log {}", child.id(), log_path.display());
     Ok(())
-}
-
-fn missed_name(policy: MissedRuns) -> &'static str {
-    match policy {
-        MissedRuns::All => "all",
-        MissedRuns::Latest => "latest",
-        MissedRuns::Skip => "skip",
-    }
 }
 
 /// Starts a server in this process, deploys into it, and follows executions until Ctrl-C.

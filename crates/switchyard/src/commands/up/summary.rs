@@ -5,7 +5,22 @@ use serde_json::Value;
 use std::fmt::Write;
 
 pub fn warnings(plan: &Plan) -> String {
-    plan.warnings.iter().map(|warning| format!("warning: {warning}\n")).collect()
+    let notes = plan.notes.iter().map(|note| format!("note: {note}\n"));
+    notes.chain(plan.warnings.iter().map(|warning| format!("warning: {warning}\n"))).collect()
+}
+
+/// The plan with the revisions the server registered for its task and job definitions, whose
+/// outcomes name them (`ARN:N`).
+fn with_registered_revisions(plan: &Plan, outcomes: &[Value]) -> Plan {
+    let mut revised = plan.clone();
+    for resource in plan.resources.iter().filter(|resource| resource.kind.is_revisioned()) {
+        let revision_prefix = format!("{}:", resource.arn);
+        let registered = outcomes.iter().filter_map(|outcome| outcome["arn"].as_str()).find(|arn| arn.starts_with(&revision_prefix));
+        if let Some(Ok(plan)) = registered.map(|arn| revised.with_revision(&resource.arn, arn)) {
+            revised = plan;
+        }
+    }
+    revised
 }
 
 /// `applied` is the server's answer: one outcome per resource, and the schedules' next times.
@@ -62,7 +77,9 @@ pub fn service_information(plan: &Plan, applied: &Value, endpoint: &str) -> Stri
     if !plan.resources.is_empty() {
         let _ = writeln!(text, "resources:");
         for resource in &plan.resources {
-            let kind = outcomes.iter().find(|outcome| outcome["arn"] == resource.arn.as_str()).and_then(|outcome| outcome["kind"].as_str()).unwrap_or_default().to_owned();
+            // A task or job definition's outcome names the revision it registered: `ARN:N`.
+            let is_of_resource = |arn: &str| arn.strip_prefix(resource.arn.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with(':'));
+            let kind = outcomes.iter().find(|outcome| outcome["arn"].as_str().is_some_and(is_of_resource)).and_then(|outcome| outcome["kind"].as_str()).unwrap_or_default().to_owned();
             let _ = writeln!(text, "  {}: {} ({})", resource.logical_id, resource.name, outcome_of(&kind, &resource.name));
         }
     }
@@ -70,6 +87,12 @@ pub fn service_information(plan: &Plan, applied: &Value, endpoint: &str) -> Stri
         let _ = writeln!(text, "images:");
         for image in &plan.images {
             let _ = writeln!(text, "  {}: {} from {}/{}", image.name, image.reference, image.context, image.dockerfile);
+        }
+    }
+    if !plan.outputs.is_empty() {
+        let _ = writeln!(text, "Stack Outputs:");
+        for output in &with_registered_revisions(plan, &outcomes).outputs {
+            let _ = writeln!(text, "  {}: {}", output.name, output.value);
         }
     }
     if !plan.not_applicable.is_empty() {

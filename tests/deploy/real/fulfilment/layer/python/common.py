@@ -1,0 +1,2 @@
+def total_weight(lines):
+    return sum(line["weight"] * line["quantity"] for line in lines)
