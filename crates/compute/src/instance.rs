@@ -205,10 +205,12 @@ impl Instance {
                 }
                 Ok(RuntimeEvent::InitFailed { body }) => return End::InitFailed(body),
                 // What is left of an earlier invocation that was given up.
-                Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+                Ok(_) => {}
+                // The peak is a high-water mark: read while the handler runs, it is there if the
+                // process dies; a reading per event would only slow quick invocations down.
+                Err(RecvTimeoutError::Timeout) => self.sample_memory(),
                 Err(RecvTimeoutError::Disconnected) => return End::Lost("its Runtime API endpoint stopped".to_string()),
             }
-            self.sample_memory();
             match self.process.try_wait() {
                 Ok(Some(status)) => return End::Exited(status),
                 Ok(None) => {}

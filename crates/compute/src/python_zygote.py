@@ -23,6 +23,7 @@ import time
 
 BOOTSTRAP_SOURCE_VARIABLE = "_SWITCHYARD_BOOTSTRAP_SOURCE"
 PR_SET_PDEATHSIG = 1
+LIBC = ctypes.CDLL(None, use_errno=True)
 MAX_DESCRIPTORS_PER_READ = 16
 
 
@@ -128,7 +129,7 @@ class Template:
 def become_environment(template_pid, request, output):
     """Turns a fresh fork into the environment the runner asked for, as a spawned one would be."""
     os.setpgid(0, 0)
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != template_pid:
         # The template died before the line above: nobody would stop this environment.
         os._exit(1)
