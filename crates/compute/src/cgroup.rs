@@ -49,6 +49,11 @@ impl MemoryCgroup {
         }
     }
 
+    /// The file a process writes `0` to, to enter the cgroup itself (a forked environment does).
+    pub fn procs_path(&self) -> PathBuf {
+        self.path.join("cgroup.procs")
+    }
+
     /// The most memory its processes used together, in bytes (`memory.peak`, Linux 5.19+).
     pub fn peak(&self) -> Option<u64> {
         fs::read_to_string(self.path.join("memory.peak")).ok()?.trim().parse().ok()

@@ -2,7 +2,8 @@
 //! one invocation at a time and stays started between them (a warm start); the pool decides when
 //! it is reused and when it goes.
 
-use std::process::{Child, ExitStatus, Stdio};
+use std::os::fd::AsFd;
+use std::process::{ExitStatus, Stdio};
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
@@ -17,8 +18,10 @@ use crate::function::{FunctionSpec, RuntimeFamily};
 use crate::invocation::{Cancellation, FailureKind, FunctionError, Invocation, Outcome};
 use crate::launch::{self, Interpreters};
 use crate::output::Output;
+use crate::process::Process;
 use crate::report::Report;
 use crate::runtime_api::{Endpoint, Job, RuntimeEvent};
+use crate::zygote::Zygotes;
 
 /// How often a waiting invocation checks its deadline, its cancellation and its process.
 const POLL_INTERVAL: Duration = Duration::from_millis(10);
@@ -30,7 +33,7 @@ const OUT_OF_MEMORY_PERCENT: u64 = 90;
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(crate) struct Instance {
-    child: Child,
+    process: Process,
     /// Dropped (removed) after the child is stopped.
     cgroup: Option<MemoryCgroup>,
     endpoint: Endpoint,
@@ -70,7 +73,15 @@ enum End {
 impl Instance {
     /// Starts an environment for `spec`. `warm_up`: it is started ahead of invocations
     /// (provisioned), so that its initialization is not part of any invocation.
-    pub fn start(spec: &FunctionSpec, interpreters: &Interpreters, runtime: &Handle, warm_up: bool) -> Result<Instance, StartFailure> {
+    /// A Python environment is forked from its interpreter's template in `zygotes` where it can
+    /// be, and spawned otherwise.
+    pub fn start(
+        spec: &FunctionSpec,
+        interpreters: &Interpreters,
+        zygotes: &Zygotes,
+        runtime: &Handle,
+        warm_up: bool,
+    ) -> Result<Instance, StartFailure> {
         let endpoint = Endpoint::start(runtime).map_err(|error| StartFailure::Machine(format!("cannot serve its Runtime API: {error}")))?;
         let log_stream_name = log_stream_name();
         let runtime_api = endpoint.address();
@@ -78,8 +89,14 @@ impl Instance {
             .command(spec, &launch::Instance { runtime_api: &runtime_api, log_stream_name: &log_stream_name })
             .map_err(StartFailure::Machine)?;
         let (output, child_output) = Output::open().map_err(|error| StartFailure::Machine(format!("cannot capture its output: {error}")))?;
-        command.stdin(Stdio::null()).stdout(Stdio::from(child_output.stdout)).stderr(Stdio::from(child_output.stderr));
         let started = Instant::now();
+        let forked = launch::fork_request(&command, spec, cgroup.as_ref())
+            // A template that fails leaves the spawn as before.
+            .and_then(|request| zygotes.fork(&interpreters.python, &request, child_output.stdout.as_fd()).ok());
+        if let Some(forked) = forked {
+            return Ok(Instance::new(Process::Forked(forked), cgroup, endpoint, output, log_stream_name, started, warm_up));
+        }
+        command.stdin(Stdio::null()).stdout(Stdio::from(child_output.stdout)).stderr(Stdio::from(child_output.stderr));
         let child = command.spawn().map_err(|error| {
             let program = command.get_program().to_string_lossy();
             match spec.runtime.family() {
@@ -88,21 +105,24 @@ impl Instance {
                 RuntimeFamily::Python | RuntimeFamily::Node => StartFailure::Machine(format!("cannot start {program}: {error}")),
             }
         })?;
-        Ok(Instance {
-            child,
-            cgroup,
-            endpoint,
-            output,
-            log_stream_name,
-            cold_since: (!warm_up).then_some(started),
-            peak_memory: 0,
-            idle_since: started,
-        })
+        Ok(Instance::new(Process::Spawned(child), cgroup, endpoint, output, log_stream_name, started, warm_up))
+    }
+
+    fn new(
+        process: Process,
+        cgroup: Option<MemoryCgroup>,
+        endpoint: Endpoint,
+        output: Output,
+        log_stream_name: String,
+        started: Instant,
+        warm_up: bool,
+    ) -> Instance {
+        Instance { process, cgroup, endpoint, output, log_stream_name, cold_since: (!warm_up).then_some(started), peak_memory: 0, idle_since: started }
     }
 
     /// Whether its process still runs (a process that died while idle is not reused).
     pub fn is_alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        matches!(self.process.try_wait(), Ok(None))
     }
 
     pub fn invoke(&mut self, spec: &FunctionSpec, payload: &Value, request_id: &str, cancellation: &Cancellation) -> Ended {
@@ -185,11 +205,13 @@ impl Instance {
                 }
                 Ok(RuntimeEvent::InitFailed { body }) => return End::InitFailed(body),
                 // What is left of an earlier invocation that was given up.
-                Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+                Ok(_) => {}
+                // The peak is a high-water mark: read while the handler runs, it is there if the
+                // process dies; a reading per event would only slow quick invocations down.
+                Err(RecvTimeoutError::Timeout) => self.sample_memory(),
                 Err(RecvTimeoutError::Disconnected) => return End::Lost("its Runtime API endpoint stopped".to_string()),
             }
-            self.sample_memory();
-            match self.child.try_wait() {
+            match self.process.try_wait() {
                 Ok(Some(status)) => return End::Exited(status),
                 Ok(None) => {}
                 Err(error) => return End::Lost(error.to_string()),
@@ -206,7 +228,7 @@ impl Instance {
     fn sample_memory(&mut self) {
         let peak = match &self.cgroup {
             Some(cgroup) => cgroup.peak(),
-            None => launch::peak_memory(self.child.id()),
+            None => launch::peak_memory(self.process.id()),
         };
         if let Some(peak) = peak {
             self.peak_memory = self.peak_memory.max(peak);
@@ -254,9 +276,7 @@ impl Instance {
 
     /// Ends the process (an environment that timed out, crashed or was given up is discarded).
     fn stop(&mut self) {
-        // Both fail only when the process is already gone and reaped, which is the goal.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.stop();
     }
 }
 

@@ -3,6 +3,7 @@
 //! and the memory limit: a cgroup of its own where this process may create one, otherwise the
 //! limits the runtime itself can be given.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io;
 use std::os::unix::process::CommandExt;
@@ -11,8 +12,9 @@ use std::process::Command;
 
 use crate::cgroup::MemoryCgroup;
 use crate::function::{FunctionSpec, HandlerSource, RuntimeFamily};
+use crate::zygote::ForkRequest;
 
-const PYTHON_BOOTSTRAP: &str = include_str!("python_bootstrap.py");
+pub(crate) const PYTHON_BOOTSTRAP: &str = include_str!("python_bootstrap.py");
 const NODE_BOOTSTRAP: &str = include_str!("node_bootstrap.js");
 /// Where Lambda unpacks a function's code; what the function sees when it has no directory.
 const LAMBDA_TASK_ROOT: &str = "/var/task";
@@ -22,6 +24,12 @@ const INLINE_SOURCE_VARIABLE: &str = "_SWITCHYARD_HANDLER_SOURCE";
 const PROVIDED_BOOTSTRAP: &str = "bootstrap";
 /// Node.js gets this share of the memory for its heap, as Lambda's own Node.js runtime sets it.
 const NODE_HEAP_PERCENT: u32 = 90;
+/// How Python runs every function: unbuffered output (lines reach the logs as printed), no
+/// bytecode written into code directories, UTF-8 whatever the locale.
+pub(crate) const PYTHON_FLAGS: [(&str, &str); 3] = [("PYTHONUNBUFFERED", "1"), ("PYTHONDONTWRITEBYTECODE", "1"), ("PYTHONUTF8", "1")];
+/// Variables read while an interpreter starts (`PYTHONPATH`, `LD_PRELOAD`...): a template started
+/// before cannot follow a function that sets them.
+const STARTUP_VARIABLE_PREFIXES: [&str; 2] = ["PYTHON", "LD_"];
 
 /// The interpreters the bootstraps run on.
 #[derive(Debug, Clone)]
@@ -47,7 +55,7 @@ impl Interpreters {
     /// The command that starts an environment of `spec` and the cgroup that limits its memory
     /// (where there is one), or why it cannot be started.
     pub fn command(&self, spec: &FunctionSpec, instance: &Instance) -> Result<(Command, Option<MemoryCgroup>), String> {
-        let memory_bytes = u64::from(spec.memory_mb) << 20;
+        let memory_bytes = memory_bytes(spec);
         let cgroup = MemoryCgroup::create(memory_bytes);
         let task_root = match &spec.source {
             HandlerSource::Inline(_) => None,
@@ -59,7 +67,7 @@ impl Interpreters {
             RuntimeFamily::Python => {
                 let mut command = Command::new(&self.python);
                 command.arg("-c").arg(PYTHON_BOOTSTRAP);
-                command.env("PYTHONUNBUFFERED", "1").env("PYTHONDONTWRITEBYTECODE", "1").env("PYTHONUTF8", "1");
+                command.envs(PYTHON_FLAGS);
                 if cgroup.is_none() {
                     limit_address_space(&mut command, memory_bytes);
                 }
@@ -84,6 +92,39 @@ impl Interpreters {
         }
         Ok((command, cgroup))
     }
+}
+
+/// What a Python environment forked from its template gets instead of `command` (Python's, from
+/// [`Interpreters::command`]): the same environment, directory and memory limit. `None` when it
+/// has to be spawned: the function sets variables that only a starting interpreter reads, or
+/// the environment is not UTF-8.
+pub(crate) fn fork_request(command: &Command, spec: &FunctionSpec, cgroup: Option<&MemoryCgroup>) -> Option<ForkRequest> {
+    if spec.runtime.family() != RuntimeFamily::Python
+        || spec.environment.keys().any(|name| STARTUP_VARIABLE_PREFIXES.iter().any(|prefix| name.starts_with(prefix)))
+    {
+        return None;
+    }
+    let mut environment: BTreeMap<OsString, OsString> = std::env::vars_os().collect();
+    for (name, value) in command.get_envs() {
+        match value {
+            Some(value) => environment.insert(name.to_owned(), value.to_owned()),
+            None => environment.remove(name),
+        };
+    }
+    let environment = environment.into_iter().map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?))).collect::<Option<_>>()?;
+    let directory = match command.get_current_dir() {
+        Some(directory) => Some(directory.to_str()?.to_string()),
+        None => None,
+    };
+    let cgroup_procs = match cgroup {
+        Some(cgroup) => Some(cgroup.procs_path().into_os_string().into_string().ok()?),
+        None => None,
+    };
+    Some(ForkRequest { environment, directory, memory_limit_bytes: cgroup.is_none().then(|| memory_bytes(spec)), cgroup_procs })
+}
+
+fn memory_bytes(spec: &FunctionSpec) -> u64 {
+    u64::from(spec.memory_mb) << 20
 }
 
 /// The variables Lambda defines for a function, over the function's own `environment`.

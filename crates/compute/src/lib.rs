@@ -12,9 +12,11 @@ pub mod invocation;
 mod launch;
 mod output;
 mod pool;
+mod process;
 mod report;
 mod runtime_api;
 pub mod sdk_environment;
+mod zygote;
 
 pub use function::{Concurrency, FunctionSet, FunctionSpec, HandlerSource, Runtime, RuntimeFamily};
 pub use invocation::{Cancellation, FailureKind, FunctionError, FunctionRunner, Invocation, Outcome};

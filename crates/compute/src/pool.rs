@@ -21,6 +21,7 @@ use crate::function::FunctionSpec;
 use crate::instance::{Instance, StartFailure};
 use crate::invocation::{Cancellation, FunctionError, FunctionRunner, Invocation, Outcome};
 use crate::launch::Interpreters;
+use crate::zygote::Zygotes;
 
 /// How long an environment stays started without invocations, by default (Lambda keeps them for
 /// minutes, unspecified).
@@ -42,6 +43,8 @@ struct Pools {
     idle_timeout_ms: AtomicU64,
     /// Serves the Runtime API of every environment; `None` only while dropping.
     runtime: Option<tokio::runtime::Runtime>,
+    /// The Python templates that fork Python environments.
+    zygotes: Arc<Zygotes>,
 }
 
 /// The environments of one function.
@@ -68,7 +71,12 @@ impl ProcessRunner {
     pub fn new() -> ProcessRunner {
         let runtime =
             tokio::runtime::Builder::new_multi_thread().worker_threads(RUNTIME_API_THREADS).thread_name("runtime-api").enable_io().build().ok();
-        let pools = Arc::new(Pools { functions: Mutex::new(HashMap::new()), idle_timeout_ms: AtomicU64::new(millis(DEFAULT_IDLE_TIMEOUT)), runtime });
+        let pools = Arc::new(Pools {
+            functions: Mutex::new(HashMap::new()),
+            idle_timeout_ms: AtomicU64::new(millis(DEFAULT_IDLE_TIMEOUT)),
+            runtime,
+            zygotes: Arc::default(),
+        });
         start_reaper(Arc::downgrade(&pools));
         ProcessRunner { interpreters: Interpreters::default(), pools }
     }
@@ -128,9 +136,10 @@ impl ProcessRunner {
         let generation = pool.generation;
         for _ in 0..missing {
             let (pools, interpreters, spec, runtime) = (Arc::downgrade(&self.pools), self.interpreters.clone(), spec.clone(), runtime.clone());
+            let zygotes = Arc::clone(&self.pools.zygotes);
             thread::spawn(move || {
                 // One that fails to start is started again by the next invocation's top-up.
-                let started = Instance::start(&spec, &interpreters, &runtime, true);
+                let started = Instance::start(&spec, &interpreters, &zygotes, &runtime, true);
                 let Some(pools) = pools.upgrade() else { return };
                 let mut functions = pools.lock();
                 let Some(pool) = functions.get_mut(&spec.name) else { return };
@@ -207,7 +216,7 @@ impl FunctionRunner for ProcessRunner {
         };
         let instance = match (warm, &self.pools.runtime) {
             (Some(instance), _) => Ok(instance),
-            (None, Some(runtime)) => Instance::start(spec, &self.interpreters, runtime.handle(), false),
+            (None, Some(runtime)) => Instance::start(spec, &self.interpreters, &self.pools.zygotes, runtime.handle(), false),
             (None, None) => Err(StartFailure::Machine("the runner is shutting down".to_string())),
         };
         let mut instance = match instance {

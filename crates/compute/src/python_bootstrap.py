@@ -242,4 +242,6 @@ def main():
 
 BOOTSTRAP_FILENAME = main.__code__.co_filename
 
-main()
+# The Python template (python_zygote.py) loads this module without running it.
+if __name__ == "__main__":
+    main()

@@ -2,10 +2,13 @@
 //!
 //! One driver task owns every running execution. It takes all the messages waiting for it
 //! (starts, task outcomes, timer firings, stops), applies them, hands the resulting writes to the
-//! store as one batch, and only once that batch is durable replies to callers and carries out the
-//! executions' commands (dispatch tasks, arm timers). An acknowledged change is therefore never
-//! lost, and a task is dispatched only after the state that asked for it is on disk: after a
-//! crash it may be dispatched again (at-least-once), never lost.
+//! store as one batch, and only once that batch is durable replies to callers. An acknowledged
+//! change is therefore never lost. An execution's first tasks are dispatched once its start is
+//! durable; the tasks that follow a task's outcome are dispatched as soon as it is applied, while
+//! it is being committed (a chain of tasks does not wait for the disk between its states), except
+//! what hands a task token or an activity to the outside world, which waits for the disk too.
+//! After a crash, an execution resumes from its last durable state: a task whose outcome was not
+//! durable yet is dispatched again (at-least-once), never lost.
 
 mod activities;
 mod live;
@@ -111,6 +114,8 @@ enum After {
     Fed(oneshot::Sender<Result<(), ServiceError>>, Result<(), ServiceError>),
     Redriven(oneshot::Sender<Result<i64, ServiceError>>, i64),
     Perform { execution_arn: String, commands: Vec<Command> },
+    /// Commands carried out while their batch is being committed (see the module's doc).
+    PerformNow { execution_arn: String, commands: Vec<Command> },
 }
 
 struct State {
@@ -533,7 +538,9 @@ impl Shared {
         writes.extend(live.writes(Some(&input), now, false));
         let (closed, status) = (live.is_closed(), live.status());
         register_tokens(state, execution_arn, &commands);
-        after.push(After::Perform { execution_arn: execution_arn.to_owned(), commands });
+        let (now, once_durable) = commands.into_iter().partition(needs_no_durability);
+        after.push(After::PerformNow { execution_arn: execution_arn.to_owned(), commands: now });
+        after.push(After::Perform { execution_arn: execution_arn.to_owned(), commands: once_durable });
         if closed {
             tracing::debug!(execution = execution_arn, status, "execution closed");
             state.live.remove(execution_arn);
@@ -653,6 +660,7 @@ impl Shared {
                     let _ = reply.send(Err(internal(problem.clone())));
                 }
                 (After::Perform { .. }, Err(_)) => {}
+                (After::PerformNow { .. }, _) => {}
             }
         }
     }
@@ -700,10 +708,31 @@ async fn drive(shared: Arc<Shared>, mut inbox: mpsc::UnboundedReceiver<Message>)
                 shared.apply(&mut state, message, &mut writes, &mut after);
             }
         }
-        let batch = InFlight { durable: shared.submit(writes), after, submitted: Instant::now(), messages: batched };
+        let durable = shared.submit(writes);
+        let (now, after): (Vec<After>, Vec<After>) = after.into_iter().partition(|after| matches!(after, After::PerformNow { .. }));
+        for perform in now {
+            if let After::PerformNow { execution_arn, commands } = perform {
+                shared.perform(&execution_arn, commands);
+            }
+        }
+        let batch = InFlight { durable, after, submitted: Instant::now(), messages: batched };
         if in_flight.send(batch).is_err() {
             return;
         }
+    }
+}
+
+/// Whether a command may be carried out before the state that issued it is durable: a task that
+/// hands nothing to the outside world (no token, no activity), or a timer; a task started this
+/// way for a state lost in a crash is dispatched again from the state before it. Cancellations wait,
+/// so that they never overtake the start of a task that waits for the disk.
+fn needs_no_durability(command: &Command) -> bool {
+    match command {
+        Command::RunTask(request) => {
+            !matches!(request.integration, Integration::Activity | Integration::Service { pattern: Pattern::WaitForTaskToken, .. })
+        }
+        Command::StartTimer { .. } => true,
+        Command::Cancel { .. } => false,
     }
 }
 
