@@ -52,7 +52,7 @@ pub struct ServeArgs {
     services: ServiceArgs,
 }
 
-/// How a server runs schedules, container tasks and Batch jobs, whether `serve` or `up` starts it.
+/// How a server runs schedules, container tasks and Batch jobs and where its S3 is, whether `serve` or `up` starts it.
 #[derive(Args, Clone)]
 pub struct ServiceArgs {
     /// Scheduled firings that fell due while no server ran: fire the latest only, all of them,
@@ -63,6 +63,8 @@ pub struct ServiceArgs {
     pub containers: super::containers::ContainerArgs,
     #[command(flatten)]
     pub batch: super::batch_setup::BatchArgs,
+    #[command(flatten)]
+    pub s3: super::s3_setup::S3Args,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -124,15 +126,22 @@ pub struct ServerSettings {
 pub fn assemble(settings: ServerSettings, address: std::net::SocketAddr) -> anyhow::Result<ApiState> {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&settings.data_dir).with_context(|| format!("opening the store in {}", settings.data_dir.display()))?);
     let catalog = Arc::new(Catalog::open(store.clone(), &settings.region, &settings.account)?);
-    let functions_config = FunctionsConfig { region: settings.region.clone(), account: settings.account.clone(), data_dir: Some(settings.data_dir.clone()), endpoint: Some(endpoint_of(address)) };
+    let external_s3 = settings.services.s3.external()?;
+    let functions_config = FunctionsConfig {
+        region: settings.region.clone(),
+        account: settings.account.clone(),
+        data_dir: Some(settings.data_dir.clone()),
+        endpoint: Some(endpoint_of(address)),
+        external_s3: external_s3.clone(),
+    };
     let functions = Arc::new(Functions::open(store.clone(), functions_config, settings.functions, Arc::new(ProcessRunner::new()))?);
     let config = RuntimeConfig { region: settings.region.clone(), account: settings.account.clone(), ..RuntimeConfig::default() };
-    let tasks_environment = compute::sdk_environment::sdk_environment(Some(&endpoint_of(address)), &settings.region);
+    let tasks_environment = compute::sdk_environment::sdk_environment(Some(&endpoint_of(address)), &settings.region, external_s3.as_ref());
     let ecs = settings.services.containers.ecs(store.clone(), &settings.data_dir, &settings.region, &settings.account, tasks_environment.clone())?;
     tracing::info!(runner = ecs.runner_name(), "container tasks");
     let batch = settings.services.batch.open(store.clone(), &settings.data_dir, &settings.region, &settings.account, tasks_environment)?;
-    let objects = Arc::new(objects::Objects::open(&settings.data_dir.join("objects")).with_context(|| format!("opening the object store in {}", settings.data_dir.display()))?);
-    let s3_tasks = Arc::new(objects::tasks::S3Tasks::new(Arc::new(objects.clone()), tokio::runtime::Handle::current()));
+    let s3 = super::s3_setup::open(external_s3.as_ref(), &settings.data_dir, settings.s3_access_key.as_ref())?;
+    let s3_tasks = Arc::new(objects::tasks::S3Tasks::new(s3.store.clone(), tokio::runtime::Handle::current()));
     let tasks = LocalTasks::new(functions.clone(), None)
         .with_service("aws-sdk:s3", s3_tasks)
         .with_service("ecs", Arc::new(EcsTasks::new(ecs.clone())))
@@ -142,7 +151,7 @@ pub fn assemble(settings: ServerSettings, address: std::net::SocketAddr) -> anyh
     tracing::info!(resumed_events, "asynchronous invocations resumed");
     activity_push::start(catalog.clone(), runtime.clone(), functions.clone());
     let deployments = Arc::new(Deployments::open(store, chrono::Utc::now().timestamp_millis(), settings.services.missed_schedules)?);
-    let state = ApiState { catalog, runtime, functions, deployments, ecs: Some(ecs), batch, s3: Some(api::S3Endpoint::new(objects, settings.s3_access_key.as_ref())) };
+    let state = ApiState { catalog, runtime, functions, deployments, ecs: Some(ecs), batch, s3: Some(s3) };
     tokio::spawn(schedules::run(state.clone(), Arc::new(SystemClock)));
     Ok(state)
 }
