@@ -15,7 +15,7 @@ use hyper::body::Incoming;
 use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use rusty_s3::actions::{CreateBucket, DeleteBucket, GetObject, HeadObject, ListObjectsV2, PutObject};
+use rusty_s3::actions::{CreateBucket, DeleteBucket, GetObject, HeadBucket, HeadObject, ListObjectsV2, PutObject};
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,6 +69,11 @@ impl RemoteObjects {
         let status = response.status();
         let body = collect(response).await?;
         Err(error_of(status, &body, subject))
+    }
+
+    async fn head_bucket(&self, location: &Bucket) -> Result<(), ObjectError> {
+        let url = HeadBucket::new(location, Some(&self.credentials)).sign(SIGNATURE_LIFETIME);
+        self.send(Method::HEAD, url, &[], Bytes::new(), Subject::Bucket(location.name())).await.map(drop)
     }
 
     async fn head(&self, bucket: &str, key: &str) -> Result<ObjectInfo, ObjectError> {
@@ -263,8 +268,12 @@ impl ObjectStore for RemoteObjects {
         let location = self.bucket(bucket)?;
         let action = CreateBucket::new(&location, &self.credentials);
         let url = action.sign(SIGNATURE_LIFETIME);
-        self.send(Method::PUT, url, &[], Bytes::from(action.body()), Subject::Bucket(bucket)).await?;
-        Ok(())
+        match self.send(Method::PUT, url, &[], Bytes::from(action.body()), Subject::Bucket(bucket)).await {
+            // Some servers (s3s-fs, Ceph in some setups) say BucketAlreadyExists for a bucket of
+            // the same owner: one these credentials can read is theirs.
+            Err(ObjectError::Remote { code, .. }) if code == "BucketAlreadyExists" && self.head_bucket(&location).await.is_ok() => Err(ObjectError::BucketAlreadyOwnedByYou(bucket.to_owned())),
+            answer => answer.map(drop),
+        }
     }
 
     async fn remove_bucket(&self, bucket: &str) -> Result<(), ObjectError> {

@@ -35,6 +35,16 @@ impl S3Args {
         };
         Ok(Some(ExternalS3 { endpoint: endpoint.clone(), region: self.s3_region.clone(), access_key_id: access_key_id.clone(), secret_access_key: secret_access_key.clone() }))
     }
+
+    /// Gives these settings to a `serve` started for `up --detach`; the credentials go through
+    /// its environment, not its command line (which `ps` shows).
+    pub fn pass_to(&self, serve: &mut std::process::Command) -> anyhow::Result<()> {
+        if let Some(external) = self.external()? {
+            serve.args(["--s3-endpoint", &external.endpoint, "--s3-region", &external.region]);
+            serve.env("AWS_ACCESS_KEY_ID", &external.access_key_id).env("AWS_SECRET_ACCESS_KEY", &external.secret_access_key);
+        }
+        Ok(())
+    }
 }
 
 /// The S3 of a server: the external one when given, else the embedded store in `data_dir`
