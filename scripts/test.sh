@@ -142,7 +142,7 @@ external_data=$(mktemp -d)
 mkdir "$external_data/s3s-fs" "$external_data/switchyard"
 external_key=AKIDEXTERNAL
 external_secret=external-test-secret
-"$s3s_fs" --host 127.0.0.1 --port "$external_port" --access-key "$external_key" --secret-key "$external_secret" "$external_data/s3s-fs" 2> "$external_data/s3s-fs.log" &
+"$s3s_fs" --host 127.0.0.1 --port "$external_port" --access-key "$external_key" --secret-key "$external_secret" "$external_data/s3s-fs" > "$external_data/s3s-fs.log" 2>&1 &
 external_s3=$!
 trap 'kill $server $s3_server $external_s3 2>/dev/null || true' EXIT
 for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$external_port") 2>/dev/null && break; sleep 0.1; done
