@@ -4,8 +4,8 @@
     python3 tests/s3/bench.py --switchyard target/release/switchyard --s3s-fs ~/.cargo/bin/s3s-fs [--rounds 7]
     python3 tests/s3/bench.py switchyard=http://127.0.0.1:8083 s3s-fs=http://127.0.0.1:8014
 
---switchyard and --s3s-fs start that server on a free port with a fresh data dir (and stop it
-after); NAME=ENDPOINT measures a running one. Prints, per server, the best and the median round's
+--switchyard and --s3s-fs start that server on a free port with a fresh data dir, both checking
+SigV4 signatures with the same key (and stop it after); NAME=ENDPOINT measures a running one. Prints, per server, the best and the median round's
 seconds per 100 PUTs and per 100 GETs (one warm client, keep-alive connections, as an
 application would use it), and the load average while measuring.
 """
@@ -86,7 +86,7 @@ def main():
     args = parser.parse_args()
     launchers = []
     if args.switchyard:
-        launchers.append(("switchyard", lambda port, data: [args.switchyard, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data]))
+        launchers.append(("switchyard", lambda port, data: [args.switchyard, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data, "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY]))
     if args.s3s_fs:
         launchers.append(("s3s-fs", lambda port, data: [args.s3s_fs, "--host", "127.0.0.1", "--port", str(port), "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY, data]))
     print(f"{'server':<12} {'PUT best':>9} {'median':>7} {'GET best':>9} {'median':>7}   s per 100 4 KiB objects, boto3, {args.rounds} rounds")
