@@ -28,6 +28,9 @@ export SLURM_CONF=${SLURM_CONF:-/tmp/switchyard-slurm/slurm.conf}
 if ! command -v sbatch >/dev/null 2>&1 || ! sinfo -h >/dev/null 2>&1; then
   bash scripts/setup/slurm.sh >/dev/null
 fi
+# An external S3-compatible server for the --s3-endpoint suites (a cargo-installed binary, reused
+# from ~/.cargo/bin when present).
+command -v s3s-fs >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/s3s-fs" ] || cargo install s3s-fs --version 0.14.1 --locked --features binary
 # Container tasks run on Podman's Docker-compatible service: it is installed and started here,
 # with the local test image; the engine tests and suites find it through DOCKER_HOST.
 export "$(scripts/setup/podman.sh | tail -n 1)"
@@ -130,6 +133,34 @@ trap 'kill $server $s3_server 2>/dev/null || true' EXIT
 for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$s3_port") 2>/dev/null && break; sleep 0.1; done
 suite "S3 clients with access keys (SigV4 checked)" python3 "$root/tests/s3/clients.py" --endpoint "http://127.0.0.1:$s3_port" --access-key AKIDSWITCHYARD --secret-key switchyard-test-secret
 kill $s3_server
+
+# The S3 suites against an external S3 (s3s-fs): the client suite on s3s-fs itself (it is about
+# S3, not Switchyard), then a server started with --s3-endpoint, whose aws-sdk:s3 tasks,
+# functions, containers and batch jobs must all land their objects in s3s-fs.
+s3s_fs=$(command -v s3s-fs || echo "$HOME/.cargo/bin/s3s-fs")
+external_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+external_data=$(mktemp -d)
+mkdir "$external_data/s3s-fs" "$external_data/switchyard"
+external_key=AKIDEXTERNAL
+external_secret=external-test-secret
+"$s3s_fs" --host 127.0.0.1 --port "$external_port" --access-key "$external_key" --secret-key "$external_secret" "$external_data/s3s-fs" > "$external_data/s3s-fs.log" 2>&1 &
+external_s3=$!
+trap 'kill $server $s3_server $external_s3 2>/dev/null || true' EXIT
+for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$external_port") 2>/dev/null && break; sleep 0.1; done
+external_endpoint="http://127.0.0.1:$external_port"
+suite "S3 clients against s3s-fs (the suite is about S3)" python3 "$root/tests/s3/clients.py" --endpoint "$external_endpoint" \
+  --access-key "$external_key" --secret-key "$external_secret" --peer --no-virtual-host
+on_external_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$root/target/debug/switchyard" serve --listen "127.0.0.1:$on_external_port" --data-dir "$external_data/switchyard" \
+  --s3-endpoint "$external_endpoint" --s3-access-key-id "$external_key" --s3-secret-access-key "$external_secret" 2> "$external_data/server.log" &
+on_external=$!
+trap 'kill $server $s3_server $external_s3 $on_external 2>/dev/null || true' EXIT
+for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$on_external_port") 2>/dev/null && break; sleep 0.1; done
+suite "aws-sdk:s3 tasks with --s3-endpoint (s3s-fs)" python3 "$root/tests/s3/tasks.py" --endpoint "http://127.0.0.1:$on_external_port" \
+  --s3-endpoint "$external_endpoint" --access-key "$external_key" --secret-key "$external_secret"
+suite "functions, containers and batch jobs write to --s3-endpoint (s3s-fs)" python3 "$root/tests/s3/external_tasks.py" \
+  --endpoint "http://127.0.0.1:$on_external_port" --s3-endpoint "$external_endpoint" --access-key "$external_key" --secret-key "$external_secret"
+kill $on_external $external_s3
 
 suite "container tasks on Podman (ECS API, Fargate pipeline, crashes)" python3 "$root/tests/containers/ecs.py" --switchyard "$root/target/debug/switchyard" --runner engine
 suite "container tasks as processes (ECS API, Fargate pipeline, crashes)" python3 "$root/tests/containers/ecs.py" --switchyard "$root/target/debug/switchyard" --runner process

@@ -3,6 +3,9 @@
 getObject, copyObject, listObjectsV2, and S3.NoSuchKeyException caught by a Catch.
 
     python3 tests/s3/tasks.py --endpoint http://127.0.0.1:8083
+        [--s3-endpoint URL --access-key K --secret-key S]
+
+With --s3-endpoint (Switchyard started with the same), the bucket is created and read there.
 """
 import argparse
 import hashlib
@@ -80,10 +83,13 @@ DEFINITION = {
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--endpoint", required=True)
+    parser.add_argument("--s3-endpoint", help="the external S3 Switchyard was started with (default: Switchyard's own)")
+    parser.add_argument("--access-key", default="tasks")
+    parser.add_argument("--secret-key", default="tasks")
     args = parser.parse_args()
-    common = dict(endpoint_url=args.endpoint, region_name="us-east-1", aws_access_key_id="tasks", aws_secret_access_key="tasks")
-    s3 = boto3.client("s3", **common)
-    sfn = boto3.client("stepfunctions", **common)
+    common = dict(region_name="us-east-1", aws_access_key_id=args.access_key, aws_secret_access_key=args.secret_key)
+    s3 = boto3.client("s3", endpoint_url=args.s3_endpoint or args.endpoint, **common)
+    sfn = boto3.client("stepfunctions", endpoint_url=args.endpoint, **common)
     bucket = f"tasks-{uuid.uuid4().hex[:10]}"
     s3.create_bucket(Bucket=bucket)
     machine = sfn.create_state_machine(name=f"s3-tasks-{uuid.uuid4().hex[:8]}", definition=json.dumps(DEFINITION), roleArn="arn:aws:iam::000000000000:role/r")

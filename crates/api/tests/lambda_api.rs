@@ -73,7 +73,7 @@ impl Lambda {
     fn new() -> Lambda {
         let store = Arc::new(MemoryStore::new());
         let data_dir = std::env::temp_dir().join(format!("switchyard-lambda-api-{}", uuid::Uuid::new_v4()));
-        let config = FunctionsConfig { region: "us-east-1".into(), account: "000000000000".into(), data_dir: Some(data_dir), endpoint: None };
+        let config = FunctionsConfig { region: "us-east-1".into(), account: "000000000000".into(), data_dir: Some(data_dir), endpoint: None, external_s3: None };
         let functions = Arc::new(Functions::open(store.clone(), config, FunctionSet::new(), Arc::new(PlayedFunction)).expect("functions"));
         let catalog = Arc::new(Catalog::open(store.clone(), "us-east-1", "000000000000").expect("catalog"));
         let runtime = Arc::new(Runtime::open(store.clone(), Arc::new(NoTasks), RuntimeConfig::default()).expect("runtime"));

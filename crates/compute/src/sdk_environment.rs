@@ -1,18 +1,42 @@
 //! What points the AWS SDKs inside a task at this server: the endpoint and dummy credentials that
 //! functions, containers and batch jobs all get, so `boto3.client('s3')` or `aws s3 cp` reach
-//! Switchyard unmodified. A task's own variables of the same names win.
+//! Switchyard unmodified — or, with an external S3, S3 calls reach that one with its
+//! credentials. A task's own variables of the same names win.
 
 /// The credentials every task gets; the server accepts any unless access keys are configured.
 pub const SDK_CREDENTIAL: &str = "switchyard";
 
-/// The variables, in order, for a server at `endpoint` (when known) in `region`.
-pub fn sdk_environment(endpoint: Option<&str>, region: &str) -> Vec<(String, String)> {
+/// An S3 other than this server's (`--s3-endpoint`) that Switchyard and every task use instead.
+#[derive(Clone, Debug)]
+pub struct ExternalS3 {
+    /// `http://HOST:PORT`, addressed path-style.
+    pub endpoint: String,
+    /// The region requests to it are signed for.
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+/// The variables, in order, for a server at `endpoint` (when known) in `region`, with S3 at
+/// `external_s3` when given. The external S3's credentials are the task's credentials: the
+/// server's other APIs accept any unless access keys are configured.
+pub fn sdk_environment(endpoint: Option<&str>, region: &str, external_s3: Option<&ExternalS3>) -> Vec<(String, String)> {
     let mut environment = Vec::new();
     if let Some(endpoint) = endpoint {
         environment.push(("AWS_ENDPOINT_URL".to_owned(), endpoint.to_owned()));
     }
-    for variable in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] {
-        environment.push((variable.to_owned(), SDK_CREDENTIAL.to_owned()));
+    match external_s3 {
+        Some(s3) => {
+            environment.push(("AWS_ENDPOINT_URL_S3".to_owned(), s3.endpoint.clone()));
+            environment.push(("AWS_ACCESS_KEY_ID".to_owned(), s3.access_key_id.clone()));
+            environment.push(("AWS_SECRET_ACCESS_KEY".to_owned(), s3.secret_access_key.clone()));
+            // No session token: a real S3 rejects one it did not issue.
+        }
+        None => {
+            for variable in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] {
+                environment.push((variable.to_owned(), SDK_CREDENTIAL.to_owned()));
+            }
+        }
     }
     for variable in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
         environment.push((variable.to_owned(), region.to_owned()));
@@ -26,10 +50,21 @@ mod tests {
 
     #[test]
     fn names_the_endpoint_credentials_and_region() {
-        let environment = sdk_environment(Some("http://127.0.0.1:8083"), "eu-west-1");
+        let environment = sdk_environment(Some("http://127.0.0.1:8083"), "eu-west-1", None);
         assert_eq!(environment[0], ("AWS_ENDPOINT_URL".to_owned(), "http://127.0.0.1:8083".to_owned()));
         assert!(environment.contains(&("AWS_ACCESS_KEY_ID".to_owned(), SDK_CREDENTIAL.to_owned())));
         assert!(environment.contains(&("AWS_DEFAULT_REGION".to_owned(), "eu-west-1".to_owned())));
-        assert_eq!(sdk_environment(None, "us-east-1").len(), 5);
+        assert_eq!(sdk_environment(None, "us-east-1", None).len(), 5);
+    }
+
+    #[test]
+    fn an_external_s3_gets_s3_calls_and_its_own_credentials() {
+        let s3 = ExternalS3 { endpoint: "http://127.0.0.1:9000".into(), region: "us-east-1".into(), access_key_id: "minio".into(), secret_access_key: "minio-secret".into() };
+        let environment = sdk_environment(Some("http://127.0.0.1:8083"), "us-east-1", Some(&s3));
+        let value = |name: &str| environment.iter().find(|(variable, _)| variable == name).map(|(_, value)| value.as_str());
+        assert_eq!(value("AWS_ENDPOINT_URL"), Some("http://127.0.0.1:8083"));
+        assert_eq!(value("AWS_ENDPOINT_URL_S3"), Some("http://127.0.0.1:9000"));
+        assert_eq!((value("AWS_ACCESS_KEY_ID"), value("AWS_SECRET_ACCESS_KEY")), (Some("minio"), Some("minio-secret")));
+        assert_eq!(value("AWS_SESSION_TOKEN"), None);
     }
 }

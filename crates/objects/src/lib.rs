@@ -10,12 +10,14 @@
 //!
 //! [`service`] speaks S3 over HTTP with `s3s`; [`ObjectStore`] is what Switchyard itself uses
 //! ([`tasks`]: the `aws-sdk:s3` task integration; [`map_tasks`]: a distributed Map's ItemReader
-//! and ResultWriter).
+//! and ResultWriter), on the embedded store or, with `--s3-endpoint`, on an external S3
+//! ([`RemoteObjects`]).
 
 mod disk;
 mod error;
 mod list;
 mod multipart;
+mod remote;
 pub mod items;
 pub mod map_tasks;
 mod results;
@@ -26,16 +28,5 @@ pub mod tasks;
 pub use disk::{Attributes, ObjectInfo};
 pub use error::ObjectError;
 pub use list::{ListRequest, Listing};
+pub use remote::RemoteObjects;
 pub use store::{BucketInfo, ObjectStore, ObjectStream, Objects};
-
-/// The environment that lets the code a task runs (`boto3.client("s3")`, `aws s3 cp`, any AWS
-/// SDK) reach the S3 at `endpoint` unmodified: the S3-specific endpoint variable (other services
-/// keep theirs) and credentials — the configured key, or any key when none is configured.
-/// Runners of functions, containers and batch jobs add these to what they start.
-pub fn task_environment(endpoint: &str, key: Option<&service::AccessKey>) -> Vec<(&'static str, String)> {
-    let (access_key_id, secret_access_key) = match key {
-        Some(key) => (key.access_key_id.clone(), key.secret_access_key.clone()),
-        None => ("switchyard".to_owned(), "switchyard".to_owned()),
-    };
-    vec![("AWS_ENDPOINT_URL_S3", endpoint.to_owned()), ("AWS_ACCESS_KEY_ID", access_key_id), ("AWS_SECRET_ACCESS_KEY", secret_access_key)]
-}

@@ -79,7 +79,7 @@ impl Objects {
         let (mut file, temporary) = (received.file, received.path);
         run_blocking(move || {
             disk::write_trailer(&mut file, &info)?;
-            file.sync_all()?;
+            file.sync_data()?;
             disk::publish(&temporary, &directory.join(number.to_string()))?;
             Ok(info)
         })
@@ -110,8 +110,7 @@ impl Objects {
     /// parts' binary MD5s, a dash, and the number of parts.
     pub async fn complete_upload(self: &Arc<Self>, bucket: &str, key: &str, upload_id: &str, chosen: Vec<(i32, Option<String>)>) -> Result<ObjectInfo, ObjectError> {
         let (bucket, key, upload_id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
-        let committed_bucket = bucket.clone();
-        let (file, temporary, info, directory) = self
+        let (info, directory) = self
             .blocking(move |objects| {
                 let (directory, upload) = objects.upload(&bucket, &key, &upload_id)?;
                 if chosen.is_empty() {
@@ -141,10 +140,9 @@ impl Objects {
                 }
                 let etag = format!("{}-{}", hex(&part_md5s.finalize()), chosen.len());
                 let info = ObjectInfo { key: upload.key, size, etag, last_modified_ms: now_ms(), attributes: upload.attributes };
-                Ok((joined, temporary, info, directory))
+                Ok((objects.publish_object(&bucket, joined, temporary, info)?, directory))
             })
             .await?;
-        let info = self.commit(&committed_bucket, file, temporary, info).await?;
         let _ = std::fs::remove_dir_all(directory);
         Ok(info)
     }

@@ -13,13 +13,27 @@ use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 use s3s::crypto::{Checksum, Md5};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Bodies up to this size are written in one blocking step from memory (see [`Objects::put`]).
+const GATHERED_BODY_LIMIT: usize = 1 << 20;
+
+/// What a read hands on: the bytes, or the file positioned at them.
+enum Contents {
+    Read(Bytes),
+    Streamed(std::fs::File),
+}
+
+fn body_error(error: impl std::fmt::Display) -> ObjectError {
+    ObjectError::InvalidArgument(format!("reading the request body: {error}"))
+}
 
 /// The bytes of an object (or of the requested range), as they are read.
 pub type ObjectStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send + Sync>>;
 
-/// What Switchyard needs of S3 for itself, so that its task integrations do not depend on where
-/// objects are kept (the embedded [`Objects`] now; an external S3 is the next implementation).
+/// What Switchyard needs of S3 for itself, so that its task integrations and deployments do not
+/// depend on where objects are kept: the embedded [`Objects`], or an external S3
+/// ([`crate::RemoteObjects`]).
 #[async_trait::async_trait]
 pub trait ObjectStore: Send + Sync {
     /// The object's metadata and its bytes from `range` (first byte, last byte inclusive).
@@ -27,6 +41,12 @@ pub trait ObjectStore: Send + Sync {
     async fn put_object(&self, bucket: &str, key: &str, body: Bytes, attributes: Attributes) -> Result<ObjectInfo, ObjectError>;
     async fn list_objects(&self, bucket: &str, request: &ListRequest<'_>) -> Result<Listing, ObjectError>;
     async fn copy_object(&self, source_bucket: &str, source_key: &str, bucket: &str, key: &str) -> Result<ObjectInfo, ObjectError>;
+    /// CreateBucket; fails with `BucketAlreadyOwnedByYou` when the bucket exists. (Named apart
+    /// from [`Objects::create_bucket`], which method resolution on an `Arc<Objects>` would
+    /// otherwise shadow.)
+    async fn put_bucket(&self, bucket: &str) -> Result<(), ObjectError>;
+    /// DeleteBucket; fails with `BucketNotEmpty` while the bucket holds objects.
+    async fn remove_bucket(&self, bucket: &str) -> Result<(), ObjectError>;
 }
 
 /// A request body written to a temporary file, not yet synced.
@@ -152,17 +172,49 @@ impl Objects {
         self.read_buckets().iter().map(|(name, bucket)| BucketInfo { name: name.clone(), created_ms: bucket.created_ms }).collect()
     }
 
-    /// Writes the body from `body` as the object `key`: streamed to a temporary file while its
-    /// MD5 is computed, then published.
-    pub async fn put<S, E>(&self, bucket: &str, key: &str, body: S, attributes: Attributes) -> Result<ObjectInfo, ObjectError>
+    /// Writes the body from `body` as the object `key`. A body up to [`GATHERED_BODY_LIMIT`] is
+    /// gathered in memory and then written, synced and published in one blocking step (one
+    /// thread hop per PUT); a larger one streams to a temporary file as it arrives.
+    pub async fn put<S, E>(self: &Arc<Self>, bucket: &str, key: &str, mut body: S, attributes: Attributes) -> Result<ObjectInfo, ObjectError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
         self.require_bucket(bucket)?;
-        let received = self.receive(body).await?;
+        let mut gathered = Vec::new();
+        let mut gathered_size = 0;
+        while gathered_size <= GATHERED_BODY_LIMIT {
+            let Some(chunk) = body.next().await else {
+                let (bucket, key) = (bucket.to_owned(), key.to_owned());
+                return self.blocking(move |objects| objects.write_gathered(&bucket, key, &gathered, attributes)).await;
+            };
+            let chunk = chunk.map_err(body_error)?;
+            gathered_size += chunk.len();
+            gathered.push(chunk);
+        }
+        let rest = futures::stream::iter(gathered.into_iter().map(Ok)).chain(body.map(|chunk| chunk.map_err(body_error)));
+        let received = self.receive(rest).await?;
         let info = ObjectInfo { key: key.to_owned(), size: received.size, etag: hex(&received.md5), last_modified_ms: now_ms(), attributes };
-        self.commit(bucket, received.file, received.path, info).await
+        let bucket = bucket.to_owned();
+        self.blocking(move |objects| objects.publish_object(&bucket, received.file, received.path, info)).await
+    }
+
+    /// Writes a body held in memory as a new object (blocking).
+    fn write_gathered(&self, bucket: &str, key: String, chunks: &[Bytes], attributes: Attributes) -> Result<ObjectInfo, ObjectError> {
+        let mut md5 = Md5::new();
+        let mut size = 0u64;
+        for chunk in chunks {
+            md5.update(chunk);
+            size += chunk.len() as u64;
+        }
+        let info = ObjectInfo { key, size, etag: hex(&md5.finalize()), last_modified_ms: now_ms(), attributes };
+        let temporary = self.temporary_path();
+        let mut file = std::fs::File::create(&temporary)?;
+        if let Err(error) = chunks.iter().try_for_each(|chunk| file.write_all(chunk)) {
+            let _ = std::fs::remove_file(&temporary);
+            return Err(error.into());
+        }
+        self.publish_object(bucket, file, temporary, info)
     }
 
     /// Streams `body` into a new temporary file.
@@ -177,7 +229,7 @@ impl Objects {
         let mut size = 0u64;
         let written = async {
             while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(|error| ObjectError::InvalidArgument(format!("reading the request body: {error}")))?;
+                let chunk = chunk.map_err(body_error)?;
                 md5.update(&chunk);
                 size += chunk.len() as u64;
                 file.write_all(&chunk).await?;
@@ -192,20 +244,19 @@ impl Objects {
         Ok(Received { file: file.into_std().await, path, size, md5: md5.finalize() })
     }
 
-    /// Finishes a temporary object file whose data is written: trailer, fsync, rename into place,
-    /// index.
-    pub(crate) async fn commit(&self, bucket: &str, mut file: std::fs::File, temporary: PathBuf, info: ObjectInfo) -> Result<ObjectInfo, ObjectError> {
+    /// Publishes a temporary object file whose data is written (blocking): trailer, data sync,
+    /// rename into place with the index change, directory sync. The data is synced before the
+    /// rename can reach the disk, so a crash leaves the old object or the whole new one; only
+    /// `fdatasync` is needed, as the file's other metadata (times, owner) is not part of it.
+    pub(crate) fn publish_object(&self, bucket: &str, mut file: std::fs::File, temporary: PathBuf, info: ObjectInfo) -> Result<ObjectInfo, ObjectError> {
+        let written = disk::write_trailer(&mut file, &info).and_then(|()| Ok(file.sync_data()?));
+        drop(file);
+        if let Err(error) = written {
+            let _ = std::fs::remove_file(&temporary);
+            return Err(error);
+        }
         let target = self.object_path(bucket, &info.key);
-        let directory = target.parent().map(Path::to_owned);
-        let published = run_blocking(move || {
-            disk::write_trailer(&mut file, &info)?;
-            file.sync_all()?;
-            drop(file);
-            Ok((temporary, info))
-        })
-        .await;
-        let (temporary, info) = published?;
-        let info = Arc::new(info);
+        let directory = target.parent().ok_or_else(|| ObjectError::Io(std::io::Error::other("object path without a directory")))?;
         let mut new_directory = false;
         {
             // The rename and the index change happen together, so that two writers of one key
@@ -215,26 +266,18 @@ impl Objects {
                 let _ = std::fs::remove_file(&temporary);
                 return Err(ObjectError::NoSuchBucket(bucket.to_owned()));
             };
-            if let Some(directory) = &directory {
-                if !directory.exists() {
-                    std::fs::create_dir_all(directory)?;
-                    new_directory = true;
-                }
+            if !directory.exists() {
+                std::fs::create_dir_all(directory)?;
+                new_directory = true;
             }
             std::fs::rename(&temporary, &target)?;
-            entry.objects.insert(info.key.clone(), info.clone());
+            entry.objects.insert(info.key.clone(), Arc::new(info.clone()));
         }
-        if let Some(directory) = directory {
-            run_blocking(move || {
-                disk::sync_directory(&directory)?;
-                match directory.parent() {
-                    Some(bucket_directory) if new_directory => Ok(disk::sync_directory(bucket_directory)?),
-                    _ => Ok(()),
-                }
-            })
-            .await?;
+        disk::sync_directory(directory)?;
+        if let Some(bucket_directory) = directory.parent().filter(|_| new_directory) {
+            disk::sync_directory(bucket_directory)?;
         }
-        Ok((*info).clone())
+        Ok(info)
     }
 
     /// Opens an object for reading: its metadata (from the file itself, consistent with the
@@ -261,15 +304,31 @@ impl Objects {
         self.blocking(move |objects| objects.open_object(&bucket, &key).map(|(info, _)| info)).await
     }
 
-    /// The object's metadata and its bytes in `start..end`.
+    /// The object's metadata and its bytes in `start..end`: read in the same blocking step as
+    /// the open when they are few (up to [`GATHERED_BODY_LIMIT`]), else streamed from the file.
     pub async fn read(self: &Arc<Self>, bucket: &str, key: &str, range: impl FnOnce(u64) -> Result<std::ops::Range<u64>, ObjectError> + Send + 'static) -> Result<(ObjectInfo, std::ops::Range<u64>, ObjectStream), ObjectError> {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
-        let (info, file) = self.blocking(move |objects| objects.open_object(&bucket, &key)).await?;
-        let range = range(info.size)?;
-        let mut file = tokio::fs::File::from_std(file);
-        file.seek(SeekFrom::Start(range.start)).await?;
-        let stream = tokio_util::io::ReaderStream::with_capacity(file.take(range.end - range.start), 64 << 10);
-        Ok((info, range, Box::pin(stream)))
+        let (info, range, contents) = self
+            .blocking(move |objects| {
+                let (info, mut file) = objects.open_object(&bucket, &key)?;
+                let range = range(info.size)?;
+                file.seek(SeekFrom::Start(range.start))?;
+                let length = range.end - range.start;
+                let contents = if length <= GATHERED_BODY_LIMIT as u64 {
+                    let mut bytes = vec![0; length as usize];
+                    file.read_exact(&mut bytes)?;
+                    Contents::Read(Bytes::from(bytes))
+                } else {
+                    Contents::Streamed(file)
+                };
+                Ok((info, range, contents))
+            })
+            .await?;
+        let stream: ObjectStream = match contents {
+            Contents::Read(bytes) => Box::pin(futures::stream::iter([Ok(bytes)])),
+            Contents::Streamed(file) => Box::pin(tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(file).take(range.end - range.start), 64 << 10)),
+        };
+        Ok((info, range, stream))
     }
 
     pub async fn delete(&self, bucket: &str, key: &str) -> Result<(), ObjectError> {
@@ -296,18 +355,20 @@ impl Objects {
     pub async fn copy(self: &Arc<Self>, source_bucket: &str, source_key: &str, bucket: &str, key: &str, attributes: Option<Attributes>) -> Result<ObjectInfo, ObjectError> {
         self.require_bucket(bucket)?;
         let (source_bucket, source_key, key) = (source_bucket.to_owned(), source_key.to_owned(), key.to_owned());
-        let (file, temporary, info) = self
-            .blocking(move |objects| {
-                let (source, mut reader) = objects.open_object(&source_bucket, &source_key)?;
-                reader.seek(SeekFrom::Start(0))?;
-                let temporary = objects.temporary_path();
-                let mut file = std::fs::File::create(&temporary)?;
-                std::io::copy(&mut (&mut reader).take(source.size), &mut file)?;
-                let attributes = attributes.unwrap_or(source.attributes);
-                Ok((file, temporary, ObjectInfo { key, size: source.size, etag: source.etag, last_modified_ms: now_ms(), attributes }))
-            })
-            .await?;
-        self.commit(bucket, file, temporary, info).await
+        let bucket = bucket.to_owned();
+        self.blocking(move |objects| {
+            let (source, mut reader) = objects.open_object(&source_bucket, &source_key)?;
+            reader.seek(SeekFrom::Start(0))?;
+            let temporary = objects.temporary_path();
+            let mut file = std::fs::File::create(&temporary)?;
+            if let Err(error) = std::io::copy(&mut (&mut reader).take(source.size), &mut file) {
+                let _ = std::fs::remove_file(&temporary);
+                return Err(error.into());
+            }
+            let attributes = attributes.unwrap_or(source.attributes);
+            objects.publish_object(&bucket, file, temporary, ObjectInfo { key, size: source.size, etag: source.etag, last_modified_ms: now_ms(), attributes })
+        })
+        .await
     }
 
     pub fn list(&self, bucket: &str, request: &ListRequest<'_>) -> Result<Listing, ObjectError> {
@@ -375,5 +436,13 @@ impl ObjectStore for Arc<Objects> {
 
     async fn copy_object(&self, source_bucket: &str, source_key: &str, bucket: &str, key: &str) -> Result<ObjectInfo, ObjectError> {
         self.copy(source_bucket, source_key, bucket, key, None).await
+    }
+
+    async fn put_bucket(&self, bucket: &str) -> Result<(), ObjectError> {
+        Objects::create_bucket(self, bucket)
+    }
+
+    async fn remove_bucket(&self, bucket: &str) -> Result<(), ObjectError> {
+        Objects::delete_bucket(self, bucket)
     }
 }

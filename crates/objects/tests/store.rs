@@ -62,3 +62,28 @@ async fn a_multipart_object_has_s3s_etag_and_the_parts_bytes_in_order() {
     assert!(matches!(objects.complete_upload("data", "small", &too_small, vec![(2, None), (1, None)]).await, Err(ObjectError::InvalidPartOrder)));
     std::fs::remove_dir_all(root).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn small_bodies_written_at_once_and_large_ones_streamed_read_back_the_same() {
+    let root = directory();
+    let objects = Arc::new(Objects::open(&root).unwrap());
+    objects.create_bucket("data").unwrap();
+    // Bodies arrive in chunks; past 1 MiB the store stops gathering them and streams to a file.
+    let chunked = |size: usize| {
+        let bytes: Vec<u8> = (0..size).map(|at| (at % 251) as u8).collect();
+        let chunks: Vec<Result<Bytes, ObjectError>> = bytes.chunks(64 << 10).map(|chunk| Ok(Bytes::copy_from_slice(chunk))).collect();
+        (bytes, futures::stream::iter(chunks))
+    };
+    for (key, size) in [("small", 4096), ("empty", 0), ("large", (3 << 20) + 5)] {
+        let (bytes, stream) = chunked(size);
+        let info = objects.put("data", key, stream, Attributes::default()).await.unwrap();
+        assert_eq!(info.size, size as u64, "{key}");
+        let md5 = <s3s::crypto::Md5 as s3s::crypto::Checksum>::checksum(&bytes);
+        assert_eq!(info.etag, md5.iter().map(|byte| format!("{byte:02x}")).collect::<String>(), "{key}");
+        let (read, range, stream) = objects.read("data", key, |size| Ok(0..size)).await.unwrap();
+        let chunks: Vec<Bytes> = futures::TryStreamExt::try_collect(stream).await.unwrap();
+        assert_eq!((read, range), (info, 0..size as u64), "{key}");
+        assert_eq!(chunks.concat(), bytes, "{key}");
+    }
+    std::fs::remove_dir_all(root).unwrap();
+}

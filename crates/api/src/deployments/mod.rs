@@ -245,7 +245,7 @@ async fn apply_resource(state: &ApiState, resource: &Resource, previous: Option<
     match (resource.kind, &state.ecs, &state.s3) {
         (ResourceKind::ComputeEnvironment | ResourceKind::JobQueue | ResourceKind::JobDefinition, _, _) => batch::apply(&state.batch, resource, previous, project_dir).await.map_err(|error| error.to_string()),
         (ResourceKind::Cluster | ResourceKind::TaskDefinition | ResourceKind::EcsService, Some(service), _) => ecs::apply(service, resource, previous, project_dir).await.map_err(|error| error.to_string()),
-        (ResourceKind::Bucket, _, Some(s3)) => buckets::apply(&s3.objects, resource).map_err(|error| error.to_string()),
+        (ResourceKind::Bucket, _, Some(s3)) => buckets::apply(s3.store.as_ref(), resource).await.map_err(|error| error.to_string()),
         (ResourceKind::LogGroup, _, _) => Ok(Outcome::new(kind_name(resource.kind), &resource.name, &resource.arn, Action::Unchanged).with_detail("accepted: task logs are kept by the server")),
         _ => Ok(pending(resource, service_of(resource.kind))),
     }
@@ -255,7 +255,7 @@ async fn remove_resource(state: &ApiState, resource: &Resource) -> Result<Outcom
     match (resource.kind, &state.ecs, &state.s3) {
         (ResourceKind::ComputeEnvironment | ResourceKind::JobQueue | ResourceKind::JobDefinition, _, _) => batch::remove(&state.batch, resource).await.map_err(|error| error.to_string()),
         (ResourceKind::Cluster | ResourceKind::TaskDefinition | ResourceKind::EcsService, Some(service), _) => ecs::remove(service, resource).await.map_err(|error| error.to_string()),
-        (ResourceKind::Bucket, _, Some(s3)) => buckets::remove(&s3.objects, resource).map_err(|error| error.to_string()),
+        (ResourceKind::Bucket, _, Some(s3)) => buckets::remove(s3.store.as_ref(), resource).await.map_err(|error| error.to_string()),
         _ => Ok(Outcome::new(kind_name(resource.kind), &resource.name, &resource.arn, Action::Removed)),
     }
 }

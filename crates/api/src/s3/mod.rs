@@ -1,4 +1,5 @@
-//! S3 on the shared port: requests signed for the `s3` service go to the embedded object store.
+//! S3 on the shared port: requests signed for the `s3` service go to the embedded object store
+//! (or, with an external S3, are refused with a message naming it).
 //!
 //! S3 uses every method and arbitrary paths (`PUT /bucket/key`, `POST /bucket?delete`, and with
 //! virtual-host-style addressing even `POST /?delete`), so it cannot be told apart by path like
@@ -13,28 +14,46 @@ use axum::http::{StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use objects::service::AccessKey;
-use objects::Objects;
+use objects::{ObjectStore, Objects};
 use std::sync::Arc;
 
-/// The embedded S3 endpoint.
+/// S3 on this server's port, and the store that deployments create buckets in.
 #[derive(Clone)]
 pub struct S3Endpoint {
-    service: s3s::service::S3Service,
-    /// Whether signatures are checked (access keys are configured). When not, signatures are
-    /// removed before `s3s` sees the request, so that any credentials are accepted.
-    verifies_signatures: bool,
-    /// The store itself, for what deploys buckets in-process.
-    pub objects: Arc<Objects>,
+    served: Served,
+    /// Where `AWS::S3::Bucket` resources are created.
+    pub store: Arc<dyn ObjectStore>,
+}
+
+#[derive(Clone)]
+enum Served {
+    /// The embedded store answers. When access keys are not configured, signatures are removed
+    /// before `s3s` sees the request, so that any credentials are accepted.
+    Embedded { service: s3s::service::S3Service, verifies_signatures: bool },
+    /// With `--s3-endpoint` the external S3 is *the* S3 (tasks, deployments and the engine all
+    /// use it): S3 requests that reach this port are refused with a message naming it, rather
+    /// than served from a second store holding other buckets.
+    External { endpoint: String },
 }
 
 impl S3Endpoint {
     pub fn new(objects: Arc<Objects>, key: Option<&AccessKey>) -> S3Endpoint {
-        S3Endpoint { service: objects::service::build(objects.clone(), key), verifies_signatures: key.is_some(), objects }
+        let service = objects::service::build(objects.clone(), key);
+        S3Endpoint { served: Served::Embedded { service, verifies_signatures: key.is_some() }, store: Arc::new(objects) }
+    }
+
+    /// The S3 at `endpoint`, reached through `store`.
+    pub fn external(store: Arc<dyn ObjectStore>, endpoint: &str) -> S3Endpoint {
+        S3Endpoint { served: Served::External { endpoint: endpoint.to_owned() }, store }
     }
 
     async fn call(&self, request: Request) -> Response {
-        let request = if self.verifies_signatures { request } else { unsigned(request) };
-        match self.service.call(request.map(s3s::Body::http_body_unsync)).await {
+        let (service, verifies_signatures) = match &self.served {
+            Served::Embedded { service, verifies_signatures } => (service, *verifies_signatures),
+            Served::External { endpoint } => return misdirected(endpoint),
+        };
+        let request = if verifies_signatures { request } else { unsigned(request) };
+        match service.call(request.map(s3s::Body::http_body_unsync)).await {
             Ok(response) => response.map(Body::new),
             Err(error) => {
                 tracing::error!(?error, "S3 request failed");
@@ -42,6 +61,16 @@ impl S3Endpoint {
             }
         }
     }
+}
+
+/// The answer to an S3 request while S3 is external. Not S3's PermanentRedirect: SDKs follow that
+/// to the bucket's regional AWS endpoint (boto3 loops on it), where the message naming the
+/// external S3 is what helps.
+fn misdirected(endpoint: &str) -> Response {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InvalidRequest</Code><Message>This server uses the external S3 at {endpoint}: send S3 requests there (AWS_ENDPOINT_URL_S3={endpoint}).</Message></Error>"
+    );
+    (StatusCode::BAD_REQUEST, [("content-type", "application/xml")], body).into_response()
 }
 
 /// The middleware that sends S3 requests to the S3 endpoint and everything else on.

@@ -124,6 +124,8 @@ pub struct FunctionsConfig {
     pub data_dir: Option<PathBuf>,
     /// The URL AWS SDKs inside functions call (`AWS_ENDPOINT_URL`): this server's.
     pub endpoint: Option<String>,
+    /// The S3 functions use instead of this server's (`--s3-endpoint`).
+    pub external_s3: Option<compute::sdk_environment::ExternalS3>,
 }
 
 /// A catalog function with what running it needs.
@@ -170,7 +172,7 @@ impl Functions {
 
     /// Functions of a local run: only the declared ones, nothing kept.
     pub fn declared_only(declared: FunctionSet, runner: Arc<dyn FunctionRunner>) -> Functions {
-        let config = FunctionsConfig { region: compute::function::DEFAULT_REGION.to_owned(), account: "000000000000".to_owned(), data_dir: None, endpoint: None };
+        let config = FunctionsConfig { region: compute::function::DEFAULT_REGION.to_owned(), account: "000000000000".to_owned(), data_dir: None, endpoint: None, external_s3: None };
         Functions::new(Arc::new(store::MemoryStore::new()), config, declared, runner)
     }
 
@@ -492,7 +494,7 @@ impl Functions {
     /// The endpoint and dummy credentials that point AWS SDKs inside the function at this
     /// server; the function's own variables win.
     fn with_sdk_environment(&self, mut spec: FunctionSpec) -> FunctionSpec {
-        let mut environment: BTreeMap<String, String> = sdk_environment(self.config.endpoint.as_deref(), spec.region()).into_iter().collect();
+        let mut environment: BTreeMap<String, String> = sdk_environment(self.config.endpoint.as_deref(), spec.region(), self.config.external_s3.as_ref()).into_iter().collect();
         environment.append(&mut spec.environment);
         spec.environment = environment;
         spec

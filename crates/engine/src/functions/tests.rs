@@ -43,6 +43,7 @@ fn open(store: &Arc<store::MemoryStore>, data_dir: &std::path::Path, runner: Arc
         account: "000000000000".into(),
         data_dir: Some(data_dir.to_path_buf()),
         endpoint: Some("http://127.0.0.1:8083".into()),
+        external_s3: None,
     };
     Functions::open(store.clone(), config, FunctionSet::new(), runner).expect("opened")
 }

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod containers;
 pub mod logs;
 pub mod run;
+pub mod s3_setup;
 pub mod serve;
 pub mod tasks;
 pub mod up;

@@ -52,7 +52,7 @@ pub struct ServeArgs {
     services: ServiceArgs,
 }
 
-/// How a server runs schedules, container tasks and Batch jobs, whether `serve` or `up` starts it.
+/// How a server runs schedules, container tasks and Batch jobs and where its S3 is, whether `serve` or `up` starts it.
 #[derive(Args, Clone)]
 pub struct ServiceArgs {
     /// Scheduled firings that fell due while no server ran: fire the latest only, all of them,
@@ -63,15 +63,20 @@ pub struct ServiceArgs {
     pub containers: super::containers::ContainerArgs,
     #[command(flatten)]
     pub batch: super::batch_setup::BatchArgs,
+    #[command(flatten)]
+    pub s3: super::s3_setup::S3Args,
 }
 
 impl ServiceArgs {
     /// The service flags of a command line (`up`'s, with their values), for the server `up`
     /// starts in the background. Taken from what the user typed rather than spelled again
-    /// field by field, so that a flag added to these arguments is passed on as well.
+    /// field by field, so that a flag added to these arguments is passed on as well. The S3
+    /// flags are left to [`super::s3_setup::S3Args::pass_to`], which keeps credentials off the
+    /// command line.
     pub fn flags_in(command_line: &[std::ffi::OsString]) -> Vec<std::ffi::OsString> {
-        let flags = <ServiceArgs as Args>::augment_args(clap::Command::new("serve"));
-        let takes_value: std::collections::HashMap<String, bool> = flags.get_arguments().filter_map(|flag| Some((format!("--{}", flag.get_long()?), flag.get_action().takes_values()))).collect();
+        let long_flags = |command: clap::Command| -> Vec<(String, bool)> { command.get_arguments().filter_map(|flag| Some((format!("--{}", flag.get_long()?), flag.get_action().takes_values()))).collect() };
+        let s3_flags = long_flags(<super::s3_setup::S3Args as Args>::augment_args(clap::Command::new("s3")));
+        let takes_value: std::collections::HashMap<String, bool> = long_flags(<ServiceArgs as Args>::augment_args(clap::Command::new("serve"))).into_iter().filter(|flag| !s3_flags.contains(flag)).collect();
         let mut passed = Vec::new();
         let mut arguments = command_line.iter();
         while let Some(argument) = arguments.next() {
@@ -155,18 +160,24 @@ pub struct ServerSettings {
 pub fn assemble(settings: ServerSettings, address: std::net::SocketAddr) -> anyhow::Result<ApiState> {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&settings.data_dir).with_context(|| format!("opening the store in {}", settings.data_dir.display()))?);
     let catalog = Arc::new(Catalog::open(store.clone(), &settings.region, &settings.account)?);
-    let functions_config = FunctionsConfig { region: settings.region.clone(), account: settings.account.clone(), data_dir: Some(settings.data_dir.clone()), endpoint: Some(endpoint_of(address)) };
+    let external_s3 = settings.services.s3.external()?;
+    let functions_config = FunctionsConfig {
+        region: settings.region.clone(),
+        account: settings.account.clone(),
+        data_dir: Some(settings.data_dir.clone()),
+        endpoint: Some(endpoint_of(address)),
+        external_s3: external_s3.clone(),
+    };
     let functions = Arc::new(Functions::open(store.clone(), functions_config, settings.functions, Arc::new(ProcessRunner::new()))?);
     let config = RuntimeConfig { region: settings.region.clone(), account: settings.account.clone(), ..RuntimeConfig::default() };
-    let tasks_environment = compute::sdk_environment::sdk_environment(Some(&endpoint_of(address)), &settings.region);
+    let tasks_environment = compute::sdk_environment::sdk_environment(Some(&endpoint_of(address)), &settings.region, external_s3.as_ref());
     let ecs = settings.services.containers.ecs(store.clone(), &settings.data_dir, &settings.region, &settings.account, tasks_environment.clone())?;
     tracing::info!(runner = ecs.runner_name(), "container tasks");
     let batch = settings.services.batch.open(store.clone(), &settings.data_dir, &settings.region, &settings.account, tasks_environment)?;
-    let objects = Arc::new(objects::Objects::open(&settings.data_dir.join("objects")).with_context(|| format!("opening the object store in {}", settings.data_dir.display()))?);
-    let object_store: Arc<dyn objects::ObjectStore> = Arc::new(objects.clone());
-    let s3_tasks = Arc::new(objects::tasks::S3Tasks::new(object_store.clone(), tokio::runtime::Handle::current()));
+    let s3 = super::s3_setup::open(external_s3.as_ref(), &settings.data_dir, settings.s3_access_key.as_ref())?;
+    let s3_tasks = Arc::new(objects::tasks::S3Tasks::new(s3.store.clone(), tokio::runtime::Handle::current()));
     // A distributed Map's ItemReader and ResultWriter (`arn:aws:states:::s3:...`).
-    let map_data_tasks = Arc::new(objects::map_tasks::MapDataTasks::new(object_store, tokio::runtime::Handle::current()));
+    let map_data_tasks = Arc::new(objects::map_tasks::MapDataTasks::new(s3.store.clone(), tokio::runtime::Handle::current()));
     let tasks = LocalTasks::new(functions.clone(), None)
         .with_service("aws-sdk:s3", s3_tasks)
         .with_service("s3", map_data_tasks)
@@ -177,7 +188,7 @@ pub fn assemble(settings: ServerSettings, address: std::net::SocketAddr) -> anyh
     tracing::info!(resumed_events, "asynchronous invocations resumed");
     activity_push::start(catalog.clone(), runtime.clone(), functions.clone());
     let deployments = Arc::new(Deployments::open(store, chrono::Utc::now().timestamp_millis(), settings.services.missed_schedules)?);
-    let state = ApiState { catalog, runtime, functions, deployments, ecs: Some(ecs), batch, s3: Some(api::S3Endpoint::new(objects, settings.s3_access_key.as_ref())) };
+    let state = ApiState { catalog, runtime, functions, deployments, ecs: Some(ecs), batch, s3: Some(s3) };
     tokio::spawn(schedules::run(state.clone(), Arc::new(SystemClock)));
     Ok(state)
 }
@@ -229,7 +240,7 @@ mod tests {
 
     #[test]
     fn service_flags_are_picked_out_of_a_command_line() {
-        let command_line: Vec<OsString> = ["switchyard", "up", "project", "--stage", "dev", "--container-runner", "engine", "--batch-backend=container", "--detach", "--missed-schedules", "all"].iter().map(OsString::from).collect();
+        let command_line: Vec<OsString> = ["switchyard", "up", "project", "--stage", "dev", "--container-runner", "engine", "--batch-backend=container", "--detach", "--missed-schedules", "all", "--s3-endpoint", "http://127.0.0.1:9000"].iter().map(OsString::from).collect();
         let flags: Vec<OsString> = ["--container-runner", "engine", "--batch-backend=container", "--missed-schedules", "all"].iter().map(OsString::from).collect();
         assert_eq!(ServiceArgs::flags_in(&command_line), flags);
     }

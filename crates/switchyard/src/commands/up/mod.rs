@@ -199,6 +199,7 @@ async fn start_detached(args: &UpArgs, plan: &Plan) -> anyhow::Result<()> {
         .stderr(log)
         // Its own process group: the terminal's Ctrl-C is not for it.
         .process_group(0);
+    args.services.s3.pass_to(&mut command)?;
     let child = command.spawn().context("starting the server")?;
     let server = Server::new(&args.endpoint);
     let deadline = Instant::now() + DETACHED_START_TIMEOUT;
