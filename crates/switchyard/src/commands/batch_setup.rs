@@ -91,8 +91,11 @@ impl BatchArgs {
         match engine.map_err(|_| anyhow::anyhow!("connecting to the container engine panicked"))? {
             Ok(engine) => {
                 let engine = with_environment(Arc::new(engine));
-                runners.insert(engine.name().to_owned(), container_runner(engine.clone()));
-                runners.insert("container".into(), container_runner(engine));
+                let name = engine.name().to_owned();
+                // One runner under both names, so the leftovers are cleared once.
+                let runner = container_runner(engine);
+                runners.insert(name, runner.clone());
+                runners.insert("container".into(), runner);
             }
             Err(error) => tracing::info!(%error, "Batch: no container engine; environments run on processes or Slurm"),
         }

@@ -171,9 +171,15 @@ pub fn assemble(settings: ServerSettings, address: std::net::SocketAddr) -> anyh
     let functions = Arc::new(Functions::open(store.clone(), functions_config, settings.functions, Arc::new(ProcessRunner::new()))?);
     let config = RuntimeConfig { region: settings.region.clone(), account: settings.account.clone(), ..RuntimeConfig::default() };
     let tasks_environment = compute::sdk_environment::sdk_environment(Some(&endpoint_of(address)), &settings.region, external_s3.as_ref());
-    let ecs = settings.services.containers.ecs(store.clone(), &settings.data_dir, &settings.region, &settings.account, tasks_environment.clone())?;
+    // Each connects to the container engine and clears what a previous run left there, which
+    // takes a few hundred milliseconds with Podman: side by side, a server is ready sooner.
+    let (ecs, batch) = std::thread::scope(|scope| {
+        let batch = scope.spawn(|| settings.services.batch.open(store.clone(), &settings.data_dir, &settings.region, &settings.account, tasks_environment.clone()));
+        let ecs = settings.services.containers.ecs(store.clone(), &settings.data_dir, &settings.region, &settings.account, tasks_environment.clone());
+        (ecs, batch.join().unwrap_or_else(|_| Err(anyhow::anyhow!("setting up Batch panicked"))))
+    });
+    let (ecs, batch) = (ecs?, batch?);
     tracing::info!(runner = ecs.runner_name(), "container tasks");
-    let batch = settings.services.batch.open(store.clone(), &settings.data_dir, &settings.region, &settings.account, tasks_environment)?;
     let s3 = super::s3_setup::open(external_s3.as_ref(), &settings.data_dir, settings.s3_access_key.as_ref())?;
     let s3_tasks = Arc::new(objects::tasks::S3Tasks::new(s3.store.clone(), tokio::runtime::Handle::current()));
     // A distributed Map's ItemReader and ResultWriter (`arn:aws:states:::s3:...`).
