@@ -22,23 +22,7 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
-passed = failed = 0
-
-
-def check(name, function):
-    global passed, failed
-    try:
-        function()
-        passed += 1
-        print(f"PASS {name}")
-    except Exception as error:  # a failed check names what differed and goes on
-        failed += 1
-        print(f"FAIL {name}: {type(error).__name__}: {error}")
-
-
-def expect(actual, expected, what):
-    if actual != expected:
-        raise AssertionError(f"{what}: expected {expected!r}, got {actual!r}")
+from checks import check, expect, summary
 
 
 def error_code(call):
@@ -205,8 +189,7 @@ def main():
     if args.access_key:
         check("a wrong secret gets SignatureDoesNotMatch", wrong_secret)
     check("delete the bucket", delete_bucket)
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return summary()
 
 
 if __name__ == "__main__":

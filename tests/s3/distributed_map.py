@@ -20,23 +20,7 @@ import uuid
 
 import boto3
 
-passed = failed = 0
-
-
-def check(name, function):
-    global passed, failed
-    try:
-        function()
-        passed += 1
-        print(f"PASS {name}")
-    except Exception as error:  # a failed check names what differed and goes on
-        failed += 1
-        print(f"FAIL {name}: {type(error).__name__}: {error}")
-
-
-def expect(actual, expected, what):
-    if actual != expected:
-        raise AssertionError(f"{what}: expected {expected!r}, got {actual!r}")
+from checks import check, expect, summary
 
 
 LINES = 100_000
@@ -258,8 +242,7 @@ def main():
     check("a missing key: States.ItemReaderFailed", missing_key)
     if args.switchyard:
         check("a Map Run survives SIGKILL of its server and completes after the restart", lambda: survives_sigkill(args.switchyard))
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return summary()
 
 
 if __name__ == "__main__":

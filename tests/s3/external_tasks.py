@@ -19,23 +19,7 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
-passed = failed = 0
-
-
-def check(name, function):
-    global passed, failed
-    try:
-        function()
-        passed += 1
-        print(f"PASS {name}")
-    except Exception as error:  # a failed check names what differed and goes on
-        failed += 1
-        print(f"FAIL {name}: {type(error).__name__}: {error}")
-
-
-def expect(actual, expected, what):
-    if actual != expected:
-        raise AssertionError(f"{what}: expected {expected!r}, got {actual!r}")
+from checks import check, expect, summary
 
 
 def writer(key):
@@ -128,8 +112,7 @@ def main():
     check("an ECS task (process runner) writes to the external S3 with boto3", container)
     check("a Batch job (process backend) writes to the external S3 with boto3", batch_job)
     check("S3 requests to Switchyard are refused, naming the external S3", refused)
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return summary()
 
 
 if __name__ == "__main__":

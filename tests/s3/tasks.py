@@ -16,23 +16,7 @@ import uuid
 
 import boto3
 
-passed = failed = 0
-
-
-def check(name, function):
-    global passed, failed
-    try:
-        function()
-        passed += 1
-        print(f"PASS {name}")
-    except Exception as error:  # a failed check names what differed and goes on
-        failed += 1
-        print(f"FAIL {name}: {type(error).__name__}: {error}")
-
-
-def expect(actual, expected, what):
-    if actual != expected:
-        raise AssertionError(f"{what}: expected {expected!r}, got {actual!r}")
+from checks import check, expect, summary
 
 
 DEFINITION = {
@@ -123,8 +107,7 @@ def main():
     check("putObject then getObject", put_and_get)
     check("copyObject and listObjectsV2", copy_and_list)
     check("S3.NoSuchKeyException is caught", no_such_key)
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return summary()
 
 
 if __name__ == "__main__":
