@@ -15,11 +15,12 @@ pub struct S3Args {
     /// store. S3 requests sent to this server are then refused, naming it.
     #[arg(long, value_name = "URL")]
     s3_endpoint: Option<String>,
-    /// The access key id for --s3-endpoint.
-    #[arg(long, env = "AWS_ACCESS_KEY_ID", requires = "s3_endpoint")]
+    /// The access key id for --s3-endpoint. (Not `requires = "s3_endpoint"`: clap would then
+    /// demand an endpoint from everyone whose environment holds AWS credentials.)
+    #[arg(long, env = "AWS_ACCESS_KEY_ID")]
     s3_access_key_id: Option<String>,
     /// The secret access key for --s3-endpoint.
-    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true, requires = "s3_endpoint")]
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
     s3_secret_access_key: Option<String>,
     /// The region requests to --s3-endpoint are signed for.
     #[arg(long, default_value = "us-east-1")]
@@ -60,5 +61,28 @@ pub fn open(external: Option<&ExternalS3>, data_dir: &Path, key: Option<&AccessK
             let objects = objects::Objects::open(&data_dir.join("objects")).with_context(|| format!("opening the object store in {}", data_dir.display()))?;
             Ok(api::S3Endpoint::new(Arc::new(objects), key))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::S3Args;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Command {
+        #[command(flatten)]
+        s3: S3Args,
+    }
+
+    #[test]
+    fn credentials_in_the_environment_ask_for_no_endpoint() {
+        // nextest runs each test in its own process: the variables reach no other test.
+        std::env::set_var("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "secret");
+        let parsed = Command::try_parse_from(["switchyard"]).unwrap_or_else(|error| panic!("{error}"));
+        assert!(parsed.s3.external().unwrap().is_none());
+        let parsed = Command::try_parse_from(["switchyard", "--s3-endpoint", "http://127.0.0.1:9000"]).unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(parsed.s3.external().unwrap().unwrap().access_key_id, "AKIDEXAMPLE");
     }
 }
