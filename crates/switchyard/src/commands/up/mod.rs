@@ -22,8 +22,9 @@ const DEFAULT_ACCOUNT: &str = "000000000000";
 /// How long a detached server may take to answer.
 const DETACHED_START_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// Which project, as which stage and region, and which server: what `up` and `remove` share.
 #[derive(Args)]
-pub struct UpArgs {
+pub struct ProjectArgs {
     /// The project's serverless.yml, or its folder.
     #[arg(default_value = ".")]
     config: PathBuf,
@@ -37,9 +38,15 @@ pub struct UpArgs {
     /// here serves it; a running server's own region wins (its ARNs are the ones it accepts).
     #[arg(long)]
     region: Option<String>,
-    /// The server to deploy into; one is started here when none answers.
+    /// The server the project is deployed into (`up` starts one here when none answers).
     #[arg(long, default_value = "http://127.0.0.1:8083")]
     endpoint: String,
+}
+
+#[derive(Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    project: ProjectArgs,
     /// Leave the started server running in the background and return.
     #[arg(long)]
     detach: bool,
@@ -53,25 +60,16 @@ pub struct UpArgs {
 
 #[derive(Args)]
 pub struct RemoveArgs {
-    /// The project's serverless.yml, or its folder.
-    #[arg(default_value = ".")]
-    config: PathBuf,
-    #[arg(long)]
-    stage: Option<String>,
-    #[arg(long = "param", value_name = "K=V")]
-    params: Vec<String>,
-    #[arg(long)]
-    region: Option<String>,
-    #[arg(long, default_value = "http://127.0.0.1:8083")]
-    endpoint: String,
+    #[command(flatten)]
+    project: ProjectArgs,
 }
 
 pub fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let project = Project::read(&args.config, args.stage.as_deref(), args.region.as_deref(), &args.params)?;
+    let project = Project::read(&args.project)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let server = Server::new(&args.endpoint);
+        let server = Server::new(&args.project.endpoint);
         if let Some(info) = server.probe().await {
             let plan = project.plan_for_server(&info, server.endpoint())?;
             images::build(&plan).await?;
@@ -91,15 +89,15 @@ pub fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn remove(args: RemoveArgs) -> anyhow::Result<ExitCode> {
-    let project = Project::read(&args.config, args.stage.as_deref(), args.region.as_deref(), &args.params)?;
+    let project = Project::read(&args.project)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let server = Server::new(&args.endpoint);
-        let info = server.probe().await.ok_or_else(|| anyhow!("no Switchyard server answers at {}", args.endpoint))?;
+        let server = Server::new(&args.project.endpoint);
+        let info = server.probe().await.ok_or_else(|| anyhow!("no Switchyard server answers at {}", args.project.endpoint))?;
         let plan = project.plan_for_server(&info, server.endpoint())?;
         match server.remove(&plan.deployment_name()).await? {
             Some(_) => println!("removed {} (service {}, stage {})", plan.deployment_name(), plan.service, plan.stage),
-            None => println!("{} is not deployed at {}", plan.deployment_name(), args.endpoint),
+            None => println!("{} is not deployed at {}", plan.deployment_name(), args.project.endpoint),
         }
         Ok(ExitCode::SUCCESS)
     })
@@ -112,15 +110,15 @@ struct Project {
 }
 
 impl Project {
-    fn read(config: &Path, stage: Option<&str>, region: Option<&str>, params: &[String]) -> anyhow::Result<Project> {
-        let file = SourceFile::read(&project_file(config)?)?;
+    fn read(args: &ProjectArgs) -> anyhow::Result<Project> {
+        let file = SourceFile::read(&project_file(&args.config)?)?;
         let mut sources = Sources { env: std::env::vars().collect(), instance_id: instance_id(), account: DEFAULT_ACCOUNT.to_owned(), ..Sources::default() };
-        for (option, value) in [("stage", stage), ("region", region)] {
+        for (option, value) in [("stage", &args.stage), ("region", &args.region)] {
             if let Some(value) = value {
                 sources.options.insert(option.to_owned(), value.to_owned());
             }
         }
-        for param in params {
+        for param in &args.params {
             let (name, value) = param.split_once('=').ok_or_else(|| anyhow!("--param {param}: expected K=V"))?;
             sources.params.insert(name.to_owned(), value.to_owned());
         }
@@ -189,7 +187,7 @@ async fn start_detached(args: &UpArgs, plan: &Plan) -> anyhow::Result<()> {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
     let mut command = std::process::Command::new(std::env::current_exe()?);
     command
-        .args(["serve", "--listen", &listen_address(&args.endpoint)?])
+        .args(["serve", "--listen", &listen_address(&args.project.endpoint)?])
         .args(["--region", &plan.region, "--account", &plan.account])
         .args(ServiceArgs::flags_in(&std::env::args_os().collect::<Vec<_>>()))
         .arg("--data-dir")
@@ -201,7 +199,7 @@ async fn start_detached(args: &UpArgs, plan: &Plan) -> anyhow::Result<()> {
         .process_group(0);
     args.services.s3.pass_to(&mut command)?;
     let child = command.spawn().context("starting the server")?;
-    let server = Server::new(&args.endpoint);
+    let server = Server::new(&args.project.endpoint);
     let deadline = Instant::now() + DETACHED_START_TIMEOUT;
     while server.probe().await.is_none() {
         if Instant::now() > deadline {
@@ -216,12 +214,12 @@ async fn start_detached(args: &UpArgs, plan: &Plan) -> anyhow::Result<()> {
 /// Starts a server in this process, deploys into it, and follows executions until Ctrl-C.
 async fn deploy_in_foreground(args: &UpArgs, plan: Plan, started: Instant) -> anyhow::Result<()> {
     init_logs(LogFormat::Text);
-    let address = listen_address(&args.endpoint)?;
+    let address = listen_address(&args.project.endpoint)?;
     let listener = tokio::net::TcpListener::bind(&address).await.with_context(|| format!("listening on {address}"))?;
     let settings = ServerSettings { data_dir: args.data_dir.clone(), region: plan.region.clone(), account: plan.account.clone(), functions: FunctionSet::new(), services: args.services.clone(), s3_access_key: None };
     let state = assemble(settings, listener.local_addr()?)?;
     let applied = api::deployments::apply(&state, plan.clone(), chrono::Utc::now().timestamp_millis()).await.map_err(|_| anyhow!("the deployment of {} failed", plan.deployment_name()))?;
-    print!("{}", summary::service_information(&plan, &serde_json::to_value(&applied)?, &args.endpoint));
+    print!("{}", summary::service_information(&plan, &serde_json::to_value(&applied)?, &args.project.endpoint));
     println!("ready in {} ms; following executions (Ctrl-C stops the server)", started.elapsed().as_millis());
     let machines = plan.state_machines.iter().map(|machine| machine.arn.clone()).collect();
     tokio::spawn(progress::follow(state.clone(), machines));
