@@ -1163,7 +1163,7 @@ impl Execution {
         let current = &self.threads[thread];
         let map_item = current.map_item.as_ref().map(|(index, value)| (*index, value));
         context_object(
-            &self.info,
+            &self.execution_info(thread),
             &StateContext {
                 name: &state.name,
                 entered_time: current.entered_time,
@@ -1177,9 +1177,26 @@ impl Execution {
     fn item_context(&self, thread: ThreadId, state: &State, index: usize, item: &Value) -> Value {
         let current = &self.threads[thread];
         context_object(
-            &self.info,
+            &self.execution_info(thread),
             &StateContext { name: &state.name, entered_time: current.entered_time, retry_count: None, task_token: None, map_item: Some((index, item)) },
         )
+    }
+
+    /// The execution a thread belongs to, as `$$.Execution` shows it: a distributed Map's
+    /// iteration is a child execution of its own.
+    fn execution_info(&self, thread: ThreadId) -> std::borrow::Cow<'_, ExecutionInfo> {
+        let Some(child) = self.threads[thread].child.and_then(|child| self.children.get(&child)) else {
+            return std::borrow::Cow::Borrowed(&self.info);
+        };
+        std::borrow::Cow::Owned(ExecutionInfo {
+            execution_arn: child.arn.clone(),
+            name: child.name.clone(),
+            start_time: child.start_time,
+            input: serde_json::from_str(&child.input).unwrap_or_default(),
+            input_text: child.input.clone(),
+            redrive_count: 0,
+            ..(*self.info).clone()
+        })
     }
 
     // ----- bookkeeping ---------------------------------------------------------------------------
@@ -1608,6 +1625,19 @@ mod tests {
         assert_eq!(run.execution_arn, info().execution_arn);
         assert_eq!(Some(run.arn.as_str()), execution.history()[3].details.as_ref().and_then(|details| details.map_run_arn.as_deref()));
         assert_eq!((run.executions.succeeded, run.executions.failed, run.executions.total), (1, 1, 2));
+    }
+
+    #[test]
+    fn a_child_execution_sees_itself_as_the_execution() {
+        let definition = json!({"StartAt": "Map", "States": {"Map": {
+            "Type": "Map", "Label": "Run", "End": true,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED"}, "StartAt": "Who", "States": {
+                "Who": {"Type": "Pass", "Parameters": {"id.$": "$$.Execution.Id", "name.$": "$$.Execution.Name", "input.$": "$$.Execution.Input"}, "End": true}}}}}});
+        let machine = Arc::new(StateMachine::compile(&definition).unwrap());
+        let mut execution = Execution::start(machine, ExecutionInfo { input: json!([7]), input_text: "[7]".into(), ..info() }, 0, 0);
+        execution.run(0);
+        let child = execution.child_execution(0).unwrap();
+        assert_eq!(execution.status(), &Status::Succeeded(json!([{"id": child.arn, "name": child.name, "input": 7}])));
     }
 
     #[test]
