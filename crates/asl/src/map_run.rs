@@ -4,7 +4,6 @@
 //! shapes it exposes to its host (DescribeMapRun, ListExecutions by Map Run, child histories).
 
 use crate::context::iso_time;
-use crate::definition::Transformation;
 use crate::history::Event;
 use crate::interpreter::Status;
 use serde_json::{json, Map, Value};
@@ -244,16 +243,6 @@ impl ResultRecord<'_> {
             record.insert("StopDate".into(), json!(iso_time(stop)));
         }
         Value::Object(record)
-    }
-}
-
-/// What a succeeded child adds to a Map Run's results: its record (NONE), its output (COMPACT),
-/// or the output's elements when it is an array (FLATTEN).
-pub fn transformed(transformation: Transformation, output: Value, record: impl FnOnce() -> Value) -> Vec<Value> {
-    match (transformation, output) {
-        (Transformation::None, _) => vec![record()],
-        (Transformation::Flatten, Value::Array(elements)) => elements,
-        (_, output) => vec![output],
     }
 }
 

@@ -7,7 +7,6 @@
 
 use crate::{Attributes, ObjectStore};
 use asl::definition::Transformation;
-use asl::map_run::transformed;
 use engine::runtime::MapRunResults;
 use serde_json::{json, Value};
 use std::io::{BufWriter, Write};
@@ -15,8 +14,9 @@ use std::path::{Path, PathBuf};
 
 /// AWS's largest result file.
 const MAX_RESULT_FILE_BYTES: u64 = 5 * 1024 * 1024 * 1024;
-/// Child executions read from the store at a time.
-const PAGE: usize = 1000;
+/// Child executions read from the store at a time (each may hold 256 KiB of input and as much
+/// output).
+const PAGE: usize = 100;
 
 /// What the interpreter asks to write (see `asl::interpreter`'s map I/O): `{"Parameters":
 /// {"Bucket", "Prefix"}, "MapRunArn", "OutputType", "Transformation"}`. Answers `{"Bucket",
@@ -41,13 +41,20 @@ async fn export(store: &dyn ObjectStore, children: &MapRunResults, request: &Val
     loop {
         let (page, next) = children.page(map_run_arn, after, PAGE)?;
         for child in page {
-            match child.output {
-                Some(output) => {
-                    for result in transformed(transformation, output, || child.record) {
-                        succeeded.append(&destination, &result).await?;
-                    }
-                }
-                None => failed.append(&destination, &child.record).await?,
+            match child.output() {
+                Some(output) => match transformation {
+                    Transformation::None => succeeded.append(&destination, &child.record().to_string()).await?,
+                    Transformation::Compact => succeeded.append(&destination, output).await?,
+                    Transformation::Flatten => match serde_json::from_str::<Value>(output) {
+                        Ok(Value::Array(elements)) => {
+                            for element in elements {
+                                succeeded.append(&destination, &element.to_string()).await?;
+                            }
+                        }
+                        _ => succeeded.append(&destination, output).await?,
+                    },
+                },
+                None => failed.append(&destination, &child.record().to_string()).await?,
             }
         }
         match next {
@@ -116,8 +123,8 @@ impl ResultFiles {
         ResultFiles { status, uploaded: Vec::new(), open: None }
     }
 
-    async fn append(&mut self, destination: &Destination<'_>, result: &Value) -> Result<(), String> {
-        let text = result.to_string();
+    /// Adds a result (JSON text).
+    async fn append(&mut self, destination: &Destination<'_>, text: &str) -> Result<(), String> {
         // Separator and closing bracket of a JSON array, or the line's newline.
         let needed = text.len() as u64 + if destination.json_lines { 1 } else { 2 };
         if self.open.as_ref().is_some_and(|spool| spool.size + needed > destination.max_file_bytes) {

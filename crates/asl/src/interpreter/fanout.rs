@@ -17,8 +17,10 @@ pub(super) struct Fanout {
     pub(super) map_run: Option<usize>,
     /// The children still running, in start order (kept for aborts).
     pub(super) children: BTreeSet<ThreadId>,
-    /// Iterations not started yet: index, item, input.
-    pub(super) waiting: VecDeque<(usize, Value, Value)>,
+    /// Iterations not started yet.
+    pub(super) waiting: VecDeque<Iteration>,
+    /// The items of the waiting iterations (a batch holds several).
+    pub(super) waiting_items: u64,
     /// The outputs by slot; None when a ResultWriter exports them instead.
     pub(super) results: Option<Vec<Value>>,
     /// The children known so far: a Map reading its items learns of more with each page.
@@ -42,6 +44,7 @@ impl Fanout {
             map_run: None,
             children: BTreeSet::new(),
             waiting: VecDeque::new(),
+            waiting_items: 0,
             results: holds_results.then(Vec::new),
             count: 0,
             finished: 0,
@@ -89,6 +92,15 @@ impl Fanout {
             .is_some_and(|allowed| !self.all_read() || (self.failures as f64) * 100.0 / (self.count.max(1) as f64) <= allowed);
         within_count || within_percentage
     }
+}
+
+/// A Map iteration waiting to start.
+pub(super) struct Iteration {
+    index: usize,
+    item: Value,
+    input: Value,
+    /// 1, or the size of the batch.
+    items: u64,
 }
 
 /// An ItemBatcher filling batches as items arrive: a batch closes when it holds
@@ -241,7 +253,12 @@ impl Execution {
                     }
                 }
             };
-            fanout.waiting.push_back((index, item, input));
+            let items = match fanout.batcher {
+                Some(_) => item.get("Items").and_then(Value::as_array).map_or(0, Vec::len) as u64,
+                None => 1,
+            };
+            fanout.waiting_items += items;
+            fanout.waiting.push_back(Iteration { index, item, input, items });
         }
         Ok((item_count, (fanout.count - before) as u64))
     }
@@ -262,13 +279,12 @@ impl Execution {
     }
 
     /// A child execution for a distributed Map's iteration, started with its ExecutionStarted.
-    fn start_child_execution(&mut self, run: usize, index: usize, input: &Value, batched: bool, root: ThreadId) -> usize {
+    fn start_child_execution(&mut self, run: usize, index: usize, input: &Value, item_count: u64, root: ThreadId) -> usize {
         let child = self.next_child;
         self.next_child += 1;
         let name = self.derived_uuid(&[run as u64, index as u64]);
         let map_run = &mut self.map_runs[run];
         let arn = format!("{}:{name}", map_run.child_state_machine_arn().replacen(":stateMachine:", ":execution:", 1));
-        let item_count = if batched { input.get("Items").and_then(Value::as_array).map_or(1, |items| items.len() as u64) } else { 1 };
         map_run.child_started(item_count);
         self.touched.map_runs.push(run);
         let input = input.to_string();
@@ -384,10 +400,11 @@ impl Execution {
                 break;
             }
             let map_run = fanout.map_run;
-            let Some((index, item, input)) = fanout.waiting.pop_front() else { break };
+            let Some(Iteration { index, item, input, items }) = fanout.waiting.pop_front() else { break };
+            fanout.waiting_items -= items;
             // A distributed Map's iteration is a child execution, chained from its own start.
             let (sink, last) = match map_run {
-                Some(run) => (Some(self.start_child_execution(run, index, &input, map.item_batcher.is_some(), self.threads.next_id())), 0),
+                Some(run) => (Some(self.start_child_execution(run, index, &input, items, self.threads.next_id())), 0),
                 None => {
                     let details = Details { name: Some(map_name.clone()), index: Some(index as u64), ..Details::default() };
                     self.record_for(thread, EventType::MapIterationStarted, Some(details));
@@ -507,6 +524,7 @@ impl Execution {
         let Phase::Fanout(fanout) = &mut self.threads[parent].phase else { return };
         let children = std::mem::take(&mut fanout.children);
         fanout.waiting.clear();
+        fanout.waiting_items = 0;
         let reading = fanout.stream.as_mut().and_then(|stream| stream.action.take());
         let (is_map, distributed) = (fanout.is_map, fanout.map_run.is_some());
         if let Some(action) = reading {

@@ -12,7 +12,7 @@
 
 use super::fanout::exceeded_tolerance;
 use super::*;
-use crate::map_run::{transformed, ResultRecord};
+use crate::map_run::ResultRecord;
 
 /// Items asked of the host at a time.
 const PAGE_ITEMS: usize = 1000;
@@ -88,12 +88,13 @@ impl Execution {
         action
     }
 
-    /// Asks for the next page when a running Map has fewer than a page of items waiting.
+    /// Asks for the next page when a running Map has fewer than a page of items waiting (items,
+    /// not iterations: a batch of a thousand holds as much as a page).
     pub(super) fn read_more_items(&mut self, thread: ThreadId) {
         let Phase::Fanout(fanout) = &mut self.threads[thread].phase else { return };
-        let waiting = fanout.waiting.len();
+        let waiting = fanout.waiting_items;
         let Some(mut stream) = fanout.stream.take() else { return };
-        if !stream.exhausted && stream.action.is_none() && waiting < PAGE_ITEMS {
+        if !stream.exhausted && stream.action.is_none() && waiting < PAGE_ITEMS as u64 {
             stream.action = Some(self.request_items(thread, &stream));
         }
         if let Phase::Fanout(fanout) = &mut self.threads[thread].phase {
@@ -211,7 +212,11 @@ impl Execution {
         let StateKind::Map(map) = &machine.states[index].kind else { return results };
         match (&map.result_writer, results) {
             (Some(ResultWriter { transformation: Transformation::Flatten, resource: None, .. }), Value::Array(results)) => {
-                Value::Array(results.into_iter().flat_map(|output| transformed(Transformation::Flatten, output, || Value::Null)).collect())
+                let flattened = results.into_iter().flat_map(|output| match output {
+                    Value::Array(elements) => elements,
+                    other => vec![other],
+                });
+                Value::Array(flattened.collect())
             }
             (_, results) => results,
         }
@@ -465,6 +470,20 @@ mod tests {
         }
         assert_eq!(execution.status(), &Status::Succeeded(json!([10, 20, 30, 40, 50])));
         assert_eq!(execution.map_runs()[0].executions.succeeded, 5);
+    }
+
+    #[test]
+    fn reading_pauses_while_a_page_of_items_waits() {
+        let mut execution = start(invoking_map(json!({"MaxConcurrency": 1, "ItemBatcher": {"MaxItemsPerBatch": 500}})), json!({}));
+        let first_page = only_request(execution.run(0));
+        execution.task_succeeded(first_page.action, json!({"Items": vec![json!(1); 1000], "Cursor": {"Offset": 1}}), 1);
+        let (pages, work) = split(execution.run(1));
+        assert_eq!((pages.len(), work.len()), (1, 1), "one batch of 500 runs, 500 items wait: read on");
+        execution.task_succeeded(pages[0].action, json!({"Items": vec![json!(2); 1000], "Cursor": {"Offset": 2}}), 2);
+        assert!(execution.run(2).is_empty(), "two batches, 1,000 items, wait: no more reading");
+        execution.task_succeeded(work[0].action, json!(0), 3);
+        let (pages, work) = split(execution.run(3));
+        assert_eq!((pages.len(), work.len()), (1, 1), "the next batch starts, 500 items wait: the next page is read");
     }
 
     #[test]

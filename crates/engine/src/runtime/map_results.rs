@@ -5,7 +5,7 @@ use super::record::Body;
 use asl::map_run::ResultRecord;
 use serde_json::Value;
 use std::sync::Arc;
-use store::{ExecutionPosition, Store};
+use store::{ExecutionPosition, ExecutionRecord, Store};
 
 #[derive(Clone)]
 pub struct MapRunResults {
@@ -13,12 +13,33 @@ pub struct MapRunResults {
 }
 
 /// A closed child execution of a Map Run.
-#[derive(Debug, Clone, PartialEq)]
 pub struct ChildResult {
-    /// Its output when it succeeded; None when it failed, timed out or was aborted.
-    pub output: Option<Value>,
-    /// Its record (what Transformation NONE exports, and every failure).
-    pub record: Value,
+    row: ExecutionRecord,
+    body: Body,
+}
+
+impl ChildResult {
+    /// Its output as JSON text when it succeeded; None when it failed, timed out or was aborted.
+    pub fn output(&self) -> Option<&str> {
+        (self.row.status == "SUCCEEDED").then(|| self.body.output.as_deref().unwrap_or("null"))
+    }
+
+    /// Its record: what Transformation NONE exports, and every failure.
+    pub fn record(&self) -> Value {
+        ResultRecord {
+            execution_arn: &self.row.arn,
+            name: &self.row.name,
+            input: &self.body.input,
+            state_machine_arn: self.body.state_machine_arn.as_deref().unwrap_or_default(),
+            status: &self.row.status,
+            output: self.body.output.as_deref(),
+            error: self.body.error.as_deref(),
+            cause: self.body.cause.as_deref(),
+            start_ms: self.row.start_ms,
+            stop_ms: self.row.stop_ms,
+        }
+        .to_json()
+    }
 }
 
 impl MapRunResults {
@@ -31,28 +52,8 @@ impl MapRunResults {
     pub fn page(&self, map_run_arn: &str, after: Option<ExecutionPosition>, limit: usize) -> Result<(Vec<ChildResult>, Option<ExecutionPosition>), String> {
         let rows = self.store.executions_after(map_run_arn, after, limit).map_err(|problem| problem.to_string())?;
         let next = (rows.len() == limit).then(|| rows.last().map(|(position, _)| *position)).flatten();
-        let mut results = Vec::with_capacity(rows.len());
-        for (_, row) in rows.iter().filter(|(_, row)| row.status != "RUNNING") {
-            let body = Body::from_json(&row.body)?;
-            let output = match (row.status.as_str(), &body.output) {
-                ("SUCCEEDED", Some(output)) => Some(serde_json::from_str(output).map_err(|error| format!("the output of {}: {error}", row.arn))?),
-                ("SUCCEEDED", None) => Some(Value::Null),
-                _ => None,
-            };
-            let record = ResultRecord {
-                execution_arn: &row.arn,
-                name: &row.name,
-                input: &body.input,
-                state_machine_arn: body.state_machine_arn.as_deref().unwrap_or_default(),
-                status: &row.status,
-                output: body.output.as_deref(),
-                error: body.error.as_deref(),
-                cause: body.cause.as_deref(),
-                start_ms: row.start_ms,
-                stop_ms: row.stop_ms,
-            };
-            results.push(ChildResult { output, record: record.to_json() });
-        }
+        let closed = rows.into_iter().map(|(_, row)| row).filter(|row| row.status != "RUNNING");
+        let results = closed.map(|row| Ok(ChildResult { body: Body::from_json(&row.body)?, row })).collect::<Result<_, String>>()?;
         Ok((results, next))
     }
 }
