@@ -256,6 +256,17 @@ mod tests {
         let items = read_all(store, &get_object("items.jsonl.gz", json!({"InputType": "JSONL"}))).await.unwrap();
         assert_eq!(items, (0..100).map(|n| json!({"n": n})).collect::<Vec<_>>());
         assert_eq!(read_all(store, &get_object("items.json.gz", json!({"InputType": "JSON"}))).await.unwrap(), [json!(1), json!(2), json!(3)]);
+        // With no stream left open at the cursor (a restart), the object is read again up to it:
+        // lines 0-9 are 8 bytes long, 10-99 9 bytes.
+        let reader = get_object("items.jsonl.gz", json!({"InputType": "JSONL"}));
+        let (page, _) = read_page(store, &reader, &json!({"Offset": 10 * 8 + 40 * 9}), 1).await.unwrap();
+        assert_eq!(page, [json!({"n": 50})]);
+        // A page continues the stream the previous one left open: the object replaced in between
+        // (shorter than the cursor's offset) is not read again.
+        let (_, cursor) = read_page(store, &reader, &Value::Null, 10).await.unwrap();
+        objects.put_object("in", "items.jsonl.gz", gzipped("{\"n\":\"replaced\"}\n"), Attributes::default()).await.unwrap();
+        let (page, _) = read_page(store, &reader, &cursor.unwrap(), 1).await.unwrap();
+        assert_eq!(page, [json!({"n": 10})]);
         std::fs::remove_dir_all(root).unwrap();
     }
 }

@@ -1,6 +1,6 @@
 //! Items from the lines of an object, JSON Lines or CSV, a page at a time from a cursor: the
 //! offset of the next line in the object's (decompressed) bytes and, for CSV, the column names
-//! once read from its first row.
+//! once read from its first row. A gzipped object's stream stays open between its pages.
 
 use super::gunzip::{gunzip, is_gzipped};
 use super::ReaderFailure;
@@ -8,6 +8,7 @@ use crate::ObjectStore;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::pin::Pin;
+use std::sync::Mutex;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt};
 
 /// How an object's lines become items.
@@ -61,28 +62,73 @@ pub(super) struct LineCursor {
     pub headers: Option<Vec<String>>,
 }
 
+type TextReader = Pin<Box<dyn AsyncBufRead + Send>>;
+
 /// The object's bytes from `offset` on. A plain object is read with a ranged GET; a gzipped one
-/// cannot be entered in the middle, so it is decompressed from its start and `offset` bytes
-/// skipped.
-async fn open(store: &dyn ObjectStore, bucket: &str, key: &str, offset: u64) -> Result<Pin<Box<dyn AsyncBufRead + Send>>, ReaderFailure> {
-    let at = |error: std::io::Error| ReaderFailure(format!("Reading s3://{bucket}/{key} failed: {error}"));
+/// cannot be entered in the middle, so it continues the stream the previous page left open (see
+/// [`SUSPENDED`]) or is decompressed from its start and `offset` bytes skipped.
+async fn open(store: &dyn ObjectStore, bucket: &str, key: &str, offset: u64) -> Result<TextReader, ReaderFailure> {
     if !is_gzipped(key) {
         let (_, stream) = store.get_object(bucket, key, (offset > 0).then_some((offset, None))).await?;
         return Ok(Box::pin(tokio_util::io::StreamReader::new(stream)));
     }
+    if let Some(reader) = Suspended::resume(store, bucket, key, offset) {
+        return Ok(reader);
+    }
     let (_, stream) = store.get_object(bucket, key, None).await?;
     let mut reader = tokio_util::io::StreamReader::new(Box::pin(gunzip(stream)));
-    let skipped = tokio::io::copy(&mut (&mut reader).take(offset), &mut tokio::io::sink()).await.map_err(at)?;
+    let skipped = tokio::io::copy(&mut (&mut reader).take(offset), &mut tokio::io::sink()).await.map_err(|error| read_failure(bucket, key, error))?;
     if skipped < offset {
         return Err(ReaderFailure(format!("s3://{bucket}/{key} ends at byte {skipped} of its decompressed text, before the cursor's {offset}: was it replaced?")));
     }
     Ok(Box::pin(reader))
 }
 
+fn read_failure(bucket: &str, key: &str, error: std::io::Error) -> ReaderFailure {
+    ReaderFailure(format!("Reading s3://{bucket}/{key} failed: {error}"))
+}
+
+/// Gzipped objects left open where a page ended, so that the next page (a separate task call,
+/// hence a list for the process) goes on decompressing instead of starting over: without them a
+/// gzipped file of N pages costs N²/2 pages of decompression. A handful covers the Maps reading
+/// at once; the oldest is dropped past that, and a restart simply starts over.
+static SUSPENDED: Mutex<Vec<Suspended>> = Mutex::new(Vec::new());
+const SUSPENDED_READERS: usize = 16;
+
+struct Suspended {
+    /// The store the reader reads from (its address): tests and servers may hold several.
+    store: usize,
+    bucket: String,
+    key: String,
+    offset: u64,
+    reader: TextReader,
+}
+
+impl Suspended {
+    fn store_id(store: &dyn ObjectStore) -> usize {
+        std::ptr::from_ref(store).cast::<()>() as usize
+    }
+
+    fn resume(store: &dyn ObjectStore, bucket: &str, key: &str, offset: u64) -> Option<TextReader> {
+        let mut suspended = SUSPENDED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let store = Suspended::store_id(store);
+        let index = suspended.iter().position(|open| open.store == store && open.bucket == bucket && open.key == key && open.offset == offset)?;
+        Some(suspended.remove(index).reader)
+    }
+
+    fn suspend(store: &dyn ObjectStore, bucket: &str, key: &str, offset: u64, reader: TextReader) {
+        let mut suspended = SUSPENDED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if suspended.len() == SUSPENDED_READERS {
+            suspended.remove(0);
+        }
+        suspended.push(Suspended { store: Suspended::store_id(store), bucket: bucket.to_owned(), key: key.to_owned(), offset, reader });
+    }
+}
+
 /// The whole (decompressed) bytes of an object, for formats read at once (a JSON array).
 pub(super) async fn read_whole(store: &dyn ObjectStore, bucket: &str, key: &str) -> Result<Vec<u8>, ReaderFailure> {
     let mut bytes = Vec::new();
-    open(store, bucket, key, 0).await?.read_to_end(&mut bytes).await.map_err(|error| ReaderFailure(format!("Reading s3://{bucket}/{key} failed: {error}")))?;
+    open(store, bucket, key, 0).await?.read_to_end(&mut bytes).await.map_err(|error| read_failure(bucket, key, error))?;
     Ok(bytes)
 }
 
@@ -114,7 +160,10 @@ pub(super) async fn read_lines(store: &dyn ObjectStore, bucket: &str, key: &str,
             matches!(format, LineFormat::Csv { headers: Headers::FirstRow, .. }).then_some(headers)
         }
     };
-    let more = !reader.fill_buf().await.map_err(|error| ReaderFailure(format!("Reading s3://{bucket}/{key} failed: {error}")))?.is_empty();
+    let more = !reader.fill_buf().await.map_err(|error| read_failure(bucket, key, error))?.is_empty();
+    if more && is_gzipped(key) {
+        Suspended::suspend(store, bucket, key, position.offset, reader);
+    }
     Ok((items, more.then_some(LineCursor { offset: position.offset, headers })))
 }
 
