@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Distributed Map over S3 on a running Switchyard, through boto3: an ItemReader over a
 100,000-line JSONL object with an ItemBatcher and a ResultWriter (manifest.json, SUCCEEDED_0.json,
-DescribeMapRun's counters), CSV, listObjectsV2 and S3 inventory (manifest.json and gzipped CSV
-files) readers, tolerated failures, and
+DescribeMapRun's counters), CSV, listObjectsV2 (metadata, or LOAD_AND_FLATTEN: the objects' lines)
+and S3 inventory (manifest.json and gzipped CSV files) readers, tolerated failures, and
 States.ItemReaderFailed for a missing key. With --switchyard, also a server of its own killed
 with SIGKILL in the middle of a Map Run, restarted, and the run completed.
 
@@ -244,7 +244,22 @@ def main():
             if expected not in (described.get("cause") or ""):
                 raise AssertionError(f"{key}: the cause names {expected}: {described.get('cause')!r}")
 
+    def flattened_listing():
+        for name, lines in [("a.jsonl", [1, 2, 3]), ("b.jsonl.gz", [4, 5])]:
+            body = "".join(json.dumps({"n": n}) + "\n" for n in lines).encode()
+            s3.put_object(Bucket=bucket, Key=f"flat/{name}", Body=gzip.compress(body) if name.endswith(".gz") else body)
+        definition = distributed(
+            {"Resource": "arn:aws:states:::s3:listObjectsV2", "ReaderConfig": {"InputType": "JSONL", "Transformation": "LOAD_AND_FLATTEN"}, "Arguments": {"Bucket": "{% $states.input.bucket %}", "Prefix": "flat/"}},
+            PASS_END,
+            "Pass",
+        )
+        definition["QueryLanguage"] = "JSONata"
+        described = client.run(definition, {"bucket": bucket})
+        expect(described["status"], "SUCCEEDED", f"status ({described.get('error')}: {described.get('cause')})")
+        expect(json.loads(described["output"]), [{"n": n} for n in range(1, 6)], "the lines of every listed object, in key order")
+
     check("an S3 inventory (manifest.json, gzipped CSV files) in batches, with MaxItemsPath", inventory_reader)
+    check("listObjectsV2 with LOAD_AND_FLATTEN (JSONata): the items in the listed objects, gzipped or not", flattened_listing)
     check("a missing inventory manifest or an ORC one: States.ItemReaderFailed naming it", inventory_errors)
     check("a CSV object with its first row as headers, a PIPE delimiter and MaxItems", csv_reader)
     check("a CSV object with given headers and MaxItemsPath", csv_given_headers)

@@ -1,7 +1,8 @@
 //! Reading a distributed Map's items from S3, as an ItemReader describes them: the host side of
 //! `arn:aws:states:::s3:getObject` (ReaderConfig InputType JSON, JSONL, CSV, or a manifest of
 //! data files: MANIFEST / ManifestType S3_INVENTORY, ManifestType ATHENA_DATA) and
-//! `arn:aws:states:::s3:listObjectsV2`. Items are read a page at a time from a cursor (a byte
+//! `arn:aws:states:::s3:listObjectsV2` (the objects' metadata, or with Transformation
+//! LOAD_AND_FLATTEN the items in the objects). Items are read a page at a time from a cursor (a byte
 //! offset into a JSONL or CSV object, a file and an offset in it for a manifest, an item index
 //! into a JSON array, the last key listed), so a Map over millions of items never holds more
 //! than a page of them. Objects whose keys end in `.gz` are decompressed as they are read.
@@ -15,6 +16,7 @@ use crate::{ObjectError, ObjectStore};
 use lines::{read_lines, read_whole, LineFormat};
 use manifests::{read_manifest_page, Manifest};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// Why items could not be read: Step Functions fails the Map with `States.ItemReaderFailed`.
@@ -36,19 +38,32 @@ pub async fn read_page(store: &dyn ObjectStore, reader: &Value, cursor: &Value, 
     let config = reader.get("ReaderConfig").cloned().unwrap_or(Value::Null);
     let text = |name: &str| parameters.get(name).and_then(Value::as_str).ok_or_else(|| ReaderFailure(format!("The ItemReader's Parameters lack '{name}'")));
     match resource {
-        "arn:aws:states:::s3:listObjectsV2" => list_page(store, text("Bucket")?, parameters.get("Prefix").and_then(Value::as_str).unwrap_or_default(), cursor.as_str(), limit).await,
-        "arn:aws:states:::s3:getObject" => {
-            let (bucket, key) = (text("Bucket")?, text("Key")?);
-            match source(&config)? {
-                Source::JsonArray => json_array_page(store, bucket, key, cursor, limit).await,
-                Source::Lines(format) => {
-                    let (items, next) = read_lines(store, bucket, key, &format, parse_cursor(cursor)?, limit).await?;
-                    Ok((items, next.map(|next| serde_json::to_value(next).unwrap_or_default())))
-                }
-                Source::Manifest(manifest) => read_manifest_page(store, bucket, key, manifest, cursor, limit).await,
+        "arn:aws:states:::s3:listObjectsV2" => {
+            let (bucket, prefix) = (text("Bucket")?, parameters.get("Prefix").and_then(Value::as_str).unwrap_or_default());
+            match config.get("Transformation").and_then(Value::as_str).unwrap_or("NONE") {
+                "NONE" => list_page(store, bucket, prefix, cursor.as_str(), limit).await,
+                "LOAD_AND_FLATTEN" => match source(&config)? {
+                    Source::Manifest(_) => Err(ReaderFailure("Transformation LOAD_AND_FLATTEN reads the listed objects as CSV, JSON, JSONL or PARQUET, not as manifests".into())),
+                    _ if config.get("InputType").is_none() => Err(ReaderFailure("Transformation LOAD_AND_FLATTEN needs an InputType".into())),
+                    source => flattened_listing_page(store, bucket, prefix, &source, cursor, limit).await,
+                },
+                other => Err(ReaderFailure(format!("Transformation {other} is not one of NONE, LOAD_AND_FLATTEN"))),
             }
         }
+        "arn:aws:states:::s3:getObject" => object_page(store, text("Bucket")?, text("Key")?, &source(&config)?, cursor, limit).await,
         other => Err(ReaderFailure(format!("The ItemReader resource '{other}' is not supported"))),
+    }
+}
+
+/// The items of one object (or of the files its manifest lists), a page from `cursor` on.
+async fn object_page(store: &dyn ObjectStore, bucket: &str, key: &str, source: &Source, cursor: &Value, limit: usize) -> Result<(Vec<Value>, Option<Value>), ReaderFailure> {
+    match source {
+        Source::JsonArray => json_array_page(store, bucket, key, cursor, limit).await,
+        Source::Lines(format) => {
+            let (items, next) = read_lines(store, bucket, key, format, parse_cursor(cursor)?, limit).await?;
+            Ok((items, next.map(|next| serde_json::to_value(next).unwrap_or_default())))
+        }
+        Source::Manifest(manifest) => read_manifest_page(store, bucket, key, manifest, cursor, limit).await,
     }
 }
 
@@ -109,6 +124,53 @@ async fn list_page(store: &dyn ObjectStore, bucket: &str, prefix: &str, after: O
         .map(|info| json!({ "Etag": format!("\"{}\"", info.etag), "Key": info.key, "LastModified": info.last_modified_ms / 1000, "Size": info.size, "StorageClass": "STANDARD" }))
         .collect();
     Ok((items, next))
+}
+
+/// Where a LOAD_AND_FLATTEN listing is read: the object being read and its own cursor, or the
+/// last object read to its end. `{"Key", "Position"}` / `{"After"}` as the Map's cursor.
+#[derive(Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct ListingCursor {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
+    #[serde(skip_serializing_if = "Value::is_null")]
+    position: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    after: Option<String>,
+}
+
+/// Transformation LOAD_AND_FLATTEN: the items in the objects listed under `prefix`, object after
+/// object in key order, rather than the objects' metadata. Empty objects (such as the "folders"
+/// the S3 console creates) hold no items.
+async fn flattened_listing_page(store: &dyn ObjectStore, bucket: &str, prefix: &str, source: &Source, cursor: &Value, limit: usize) -> Result<(Vec<Value>, Option<Value>), ReaderFailure> {
+    let ListingCursor { key, position, mut after } = parse_cursor(cursor)?;
+    let mut items = Vec::new();
+    let mut reading = key.map(|key| (key, position));
+    loop {
+        if let Some((key, position)) = reading.take() {
+            let (page, rest) = object_page(store, bucket, &key, source, &position, limit - items.len()).await?;
+            items.extend(page);
+            if let Some(position) = rest {
+                let cursor = ListingCursor { key: Some(key), position, after: None };
+                return Ok((items, Some(serde_json::to_value(cursor).unwrap_or_default())));
+            }
+            after = Some(key);
+        }
+        let request = ListRequest { prefix, delimiter: None, start_after: after.as_deref(), continuation_token: None, max_keys: 1000 };
+        let listing = store.list_objects(bucket, &request).await?;
+        let Some(next) = listing.objects.iter().find(|object| object.size > 0) else {
+            if listing.next_continuation_token.is_none() {
+                return Ok((items, None));
+            }
+            after = listing.objects.last().map(|last| last.key.clone());
+            continue;
+        };
+        if items.len() == limit {
+            let cursor = ListingCursor { after, ..ListingCursor::default() };
+            return Ok((items, Some(serde_json::to_value(cursor).unwrap_or_default())));
+        }
+        reading = Some((next.key.clone(), Value::Null));
+    }
 }
 
 #[cfg(test)]
@@ -241,6 +303,28 @@ mod tests {
         assert!(cause("orc.json", json!({"InputType": "MANIFEST", "ManifestType": "OTHER"})).await.contains("ManifestType OTHER is not one of"));
         objects.put_object("in", "athena.csv", Bytes::from("not-a-uri\n"), Attributes::default()).await.unwrap();
         assert!(cause("athena.csv", json!({"ManifestType": "ATHENA_DATA", "InputType": "JSONL"})).await.contains("The line 'not-a-uri' of the Athena manifest"));
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn load_and_flatten_reads_the_items_of_every_listed_object() {
+        let root = std::env::temp_dir().join(format!("objects-flatten-{}", uuid::Uuid::new_v4()));
+        let objects = Arc::new(Objects::open(&root).unwrap());
+        objects.create_bucket("in").unwrap();
+        for (key, body) in [("logs/", ""), ("logs/a.jsonl", "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n"), ("logs/b.jsonl", "{\"n\":4}\n{\"n\":5}\n"), ("other/c.jsonl", "{\"n\":6}\n"), ("arrays/1.json", "[1, 2]"), ("arrays/2.json", "[3]")] {
+            objects.put_object("in", key, Bytes::from(body), Attributes::default()).await.unwrap();
+        }
+        let store: &dyn ObjectStore = &objects;
+        let listing = |prefix: &str, config: Value| json!({"Resource": "arn:aws:states:::s3:listObjectsV2", "ReaderConfig": config, "Parameters": {"Bucket": "in", "Prefix": prefix}});
+        let flatten = |input: &str| json!({"InputType": input, "Transformation": "LOAD_AND_FLATTEN"});
+        assert_eq!(read_all(store, &listing("logs/", flatten("JSONL"))).await.unwrap(), (1..=5).map(|n| json!({"n": n})).collect::<Vec<_>>());
+        assert_eq!(read_all(store, &listing("arrays/", flatten("JSON"))).await.unwrap(), [json!(1), json!(2), json!(3)]);
+        let (metadata, _) = read_page(store, &listing("logs/", json!({"Transformation": "NONE"})), &Value::Null, 10).await.unwrap();
+        assert_eq!(metadata.len(), 3);
+        let cause = |config: Value| async move { read_page(store, &listing("logs/", config), &Value::Null, 10).await.unwrap_err().0 };
+        assert_eq!(cause(json!({"Transformation": "LOAD_AND_FLATTEN"})).await, "Transformation LOAD_AND_FLATTEN needs an InputType");
+        assert!(cause(json!({"InputType": "MANIFEST", "Transformation": "LOAD_AND_FLATTEN"})).await.contains("not as manifests"));
+        assert!(cause(json!({"Transformation": "OTHER"})).await.contains("is not one of NONE, LOAD_AND_FLATTEN"));
         std::fs::remove_dir_all(root).unwrap();
     }
 

@@ -38,11 +38,16 @@ struct DataFile {
 
 /// At most `limit` items from the files the manifest at `s3://bucket/key` lists, from `cursor`
 /// on (null: the first file's start), with the cursor of the rest.
-pub(super) async fn read_manifest_page(store: &dyn ObjectStore, bucket: &str, key: &str, manifest: Manifest, cursor: &Value, limit: usize) -> Result<(Vec<Value>, Option<Value>), ReaderFailure> {
+pub(super) async fn read_manifest_page(store: &dyn ObjectStore, bucket: &str, key: &str, manifest: &Manifest, cursor: &Value, limit: usize) -> Result<(Vec<Value>, Option<Value>), ReaderFailure> {
     let mut cursor: FilesCursor = parse_cursor(cursor)?;
     let text = read_whole(store, bucket, key).await.map_err(|ReaderFailure(cause)| ReaderFailure(format!("Reading the manifest s3://{bucket}/{key} failed: {cause}")))?;
+    let inventory_format;
     let (files, format) = match manifest {
-        Manifest::S3Inventory => inventory_files(&text, bucket, key)?,
+        Manifest::S3Inventory => {
+            let files;
+            (files, inventory_format) = inventory_files(&text, bucket, key)?;
+            (files, &inventory_format)
+        }
         Manifest::AthenaData(format) => (athena_files(&text, bucket, key)?, format),
     };
     let mut items = Vec::new();
@@ -50,7 +55,7 @@ pub(super) async fn read_manifest_page(store: &dyn ObjectStore, bucket: &str, ke
         if items.len() == limit {
             break;
         }
-        let (page, rest) = read_lines(store, &file.bucket, &file.key, &format, std::mem::take(&mut cursor.lines), limit - items.len()).await?;
+        let (page, rest) = read_lines(store, &file.bucket, &file.key, format, std::mem::take(&mut cursor.lines), limit - items.len()).await?;
         items.extend(page);
         match rest {
             Some(lines) => cursor.lines = lines,
