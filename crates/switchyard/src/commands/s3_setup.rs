@@ -88,4 +88,16 @@ mod tests {
         let parsed = Command::try_parse_from(["switchyard", "--s3-endpoint", "http://127.0.0.1:9000"]).unwrap_or_else(|error| panic!("{error}"));
         assert_eq!(parsed.s3.external().unwrap().unwrap().access_key_id, "AKIDEXAMPLE");
     }
+
+    #[test]
+    fn an_https_endpoint_hands_tasks_the_ca_file_of_ssl_cert_file() {
+        // nextest runs each test in its own process: the variables reach no other test.
+        std::env::set_var("SSL_CERT_FILE", "/tmp/ca.pem");
+        let external = |endpoint: &str| {
+            let parsed = Command::try_parse_from(["switchyard", "--s3-endpoint", endpoint, "--s3-access-key-id", "k", "--s3-secret-access-key", "s"]).unwrap_or_else(|error| panic!("{error}"));
+            parsed.s3.external().unwrap().unwrap()
+        };
+        assert_eq!(external("https://s3.internal:9000").ca_bundle.as_deref(), Some("/tmp/ca.pem"));
+        assert_eq!(external("http://127.0.0.1:9000").ca_bundle, None);
+    }
 }
