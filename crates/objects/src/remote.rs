@@ -338,20 +338,47 @@ mod tests {
         assert_eq!((error.code(), error.status(), error.to_string()), ("AccessDenied", 403, "Access Denied".to_owned()));
     }
 
+    /// A throwaway self-signed root (its key discarded): what SSL_CERT_FILE names in these tests,
+    /// so that they do not depend on the machine's certificate store.
+    const TEST_ROOT: &str = "-----BEGIN CERTIFICATE-----\nMIIBlTCCATugAwIBAgIUYEEsOmAuvGHKXHWiFalrp03whRAwCgYIKoZIzj0EAwIw\nHzEdMBsGA1UEAwwUU3dpdGNoeWFyZCB0ZXN0IHJvb3QwIBcNMjYxMTIzMjAxOTEx\nWhgPMjEyNjEwMzAyMDE5MTFaMB8xHTAbBgNVBAMMFFN3aXRjaHlhcmQgdGVzdCBy\nb290MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEAFVA2EbJloAK1Yz2XAaDZ5F/\ny3HaznT9OD6eKUVJU+co3q1yb5ch2ErJkvqPoeXTw9OdAp7xWDQi90hBePP+MqNT\nMFEwHQYDVR0OBBYEFHoh6qZCwu3wwxwxUF/zTKavkmU9MB8GA1UdIwQYMBaAFHoh\n6qZCwu3wwxwxUF/zTKavkmU9MA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwID\nSAAwRQIgDOoLRNxydQYj5nw+U876R5SVvnYGXG+ofC/SzNAWI0oCIQC9lbmK1fnH\nNDEeAFUVeuC03KojvymUPavwX/OjuNL6Yg==\n-----END CERTIFICATE-----\n";
+
+    fn external(endpoint: &str) -> ExternalS3 {
+        ExternalS3 { endpoint: endpoint.into(), region: "us-east-1".into(), access_key_id: "k".into(), secret_access_key: "s".into(), ca_bundle: None }
+    }
+
+    /// Points SSL_CERT_FILE at `pem` (nextest runs each test in its own process: the variables
+    /// reach no other test).
+    fn trust(pem: Option<&str>) {
+        let file = std::env::temp_dir().join(format!("objects-root-{}.pem", uuid::Uuid::new_v4()));
+        if let Some(pem) = pem {
+            std::fs::write(&file, pem).unwrap();
+        }
+        std::env::set_var("SSL_CERT_FILE", &file);
+        std::env::remove_var("SSL_CERT_DIR");
+    }
+
     #[test]
     fn http_and_https_endpoints_are_accepted() {
-        let external = |endpoint: &str| ExternalS3 { endpoint: endpoint.into(), region: "us-east-1".into(), access_key_id: "k".into(), secret_access_key: "s".into(), ca_bundle: None };
+        trust(Some(TEST_ROOT));
         assert!(RemoteObjects::new(&external("http://127.0.0.1:9000")).is_ok());
         assert!(RemoteObjects::new(&external("https://s3.amazonaws.com")).is_ok());
         assert!(RemoteObjects::new(&external("ftp://127.0.0.1:9000")).is_err());
         assert!(RemoteObjects::new(&external("not a url")).is_err());
     }
 
+    #[test]
+    fn an_https_endpoint_without_root_certificates_is_refused_naming_ssl_cert_file() {
+        trust(None);
+        let Err(error) = RemoteObjects::new(&external("https://localhost:9000")) else { panic!("an https endpoint with no root certificate") };
+        assert!(error.to_string().starts_with("--s3-endpoint https://localhost:9000: no root certificate to check its TLS certificate with in SSL_CERT_FILE="), "{error}");
+        assert!(RemoteObjects::new(&external("http://localhost:9000")).is_ok(), "http needs no root certificate");
+    }
+
     #[tokio::test]
     async fn an_unreachable_endpoint_is_named_with_the_cause() {
+        trust(Some(TEST_ROOT));
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-        let external = ExternalS3 { endpoint: format!("https://{closed}"), region: "us-east-1".into(), access_key_id: "k".into(), secret_access_key: "s".into(), ca_bundle: None };
-        let error = RemoteObjects::new(&external).unwrap().put_bucket("b").await.unwrap_err();
+        let error = RemoteObjects::new(&external(&format!("https://{closed}"))).unwrap().put_bucket("b").await.unwrap_err();
         assert_eq!(error.code(), "ServiceUnavailable");
         assert!(error.to_string().starts_with(&format!("the external S3 at https://{closed}/ could not be reached: ")), "{error}");
         assert!(error.to_string().to_lowercase().contains("connection refused"), "{error}");
