@@ -1393,12 +1393,12 @@ mod tests {
             self.inner.executions_after(state_machine_arn, after, limit)
         }
 
-        fn open_executions(&self) -> Result<Vec<(ExecutionRecord, Vec<String>)>, StoreError> {
+        fn open_executions(&self) -> Result<Vec<ExecutionRecord>, StoreError> {
             self.inner.open_executions()
         }
 
-        fn inputs(&self, arn: &str) -> Result<Vec<String>, StoreError> {
-            self.inner.inputs(arn)
+        fn inputs(&self, arn: &str, first: u64, limit: usize) -> Result<Vec<String>, StoreError> {
+            self.inner.inputs(arn, first, limit)
         }
 
         fn history(&self, arn: &str) -> Result<Vec<String>, StoreError> {

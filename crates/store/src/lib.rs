@@ -96,11 +96,12 @@ pub trait Store: Send + Sync + 'static {
     /// first), with their positions: a Map Run's children are read this way, never all at once.
     fn executions_after(&self, state_machine_arn: &str, after: Option<ExecutionPosition>, limit: usize) -> Result<Vec<(ExecutionPosition, ExecutionRecord)>, StoreError>;
 
-    /// Executions still RUNNING, with their input logs in order: what recovery replays.
-    fn open_executions(&self) -> Result<Vec<(ExecutionRecord, Vec<String>)>, StoreError>;
+    /// Executions still RUNNING, oldest first: what recovery resumes by replaying their input logs.
+    fn open_executions(&self) -> Result<Vec<ExecutionRecord>, StoreError>;
 
-    /// An execution's input log in order (for redriving a closed execution).
-    fn inputs(&self, execution_arn: &str) -> Result<Vec<String>, StoreError>;
+    /// At most `limit` entries of an execution's input log, from sequence `first` on, in order:
+    /// recovery and redrives replay a log a page at a time (a Map Run's log can hold millions).
+    fn inputs(&self, execution_arn: &str, first: u64, limit: usize) -> Result<Vec<String>, StoreError>;
 
     /// The stored history events (JSON) of an execution, in id order.
     fn history(&self, execution_arn: &str) -> Result<Vec<String>, StoreError>;

@@ -116,14 +116,17 @@ impl Store for MemoryStore {
         Ok(page)
     }
 
-    fn open_executions(&self) -> Result<Vec<(ExecutionRecord, Vec<String>)>, StoreError> {
+    fn open_executions(&self) -> Result<Vec<ExecutionRecord>, StoreError> {
         let data = self.data();
-        let running = data.executions.values().filter(|r| r.status == "RUNNING");
-        Ok(running.map(|r| (r.clone(), data.inputs.get(&r.arn).cloned().unwrap_or_default())).collect())
+        let mut running: Vec<ExecutionRecord> = data.executions.values().filter(|r| r.status == "RUNNING").cloned().collect();
+        running.sort_by_key(|record| (record.start_ms, data.sequences.get(&record.arn).copied()));
+        Ok(running)
     }
 
-    fn inputs(&self, execution_arn: &str) -> Result<Vec<String>, StoreError> {
-        Ok(self.data().inputs.get(execution_arn).cloned().unwrap_or_default())
+    fn inputs(&self, execution_arn: &str, first: u64, limit: usize) -> Result<Vec<String>, StoreError> {
+        let data = self.data();
+        let log = data.inputs.get(execution_arn).map(Vec::as_slice).unwrap_or_default();
+        Ok(log.iter().skip(usize::try_from(first).unwrap_or(usize::MAX)).take(limit).cloned().collect())
     }
 
     fn history(&self, execution_arn: &str) -> Result<Vec<String>, StoreError> {

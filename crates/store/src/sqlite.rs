@@ -239,24 +239,12 @@ impl Store for SqliteStore {
         .context(|| format!("cannot list the executions of {state_machine_arn}"))
     }
 
-    fn open_executions(&self) -> Result<Vec<(ExecutionRecord, Vec<String>)>, StoreError> {
+    fn open_executions(&self) -> Result<Vec<ExecutionRecord>, StoreError> {
         self.read(|connection| {
-            let sql = "SELECT e.arn, e.state_machine_arn, e.name, e.status, e.start_ms, e.stop_ms, e.body, i.input
-                FROM executions AS e LEFT JOIN inputs AS i ON i.execution_arn = e.arn
-                WHERE e.status = 'RUNNING'
-                ORDER BY e.start_ms, e.rowid, i.sequence";
-            let mut statement = connection.prepare_cached(sql)?;
-            let mut rows = statement.query([])?;
-            let mut open: Vec<(ExecutionRecord, Vec<String>)> = Vec::new();
-            while let Some(row) = rows.next()? {
-                let arn: String = row.get(0)?;
-                let input: Option<String> = row.get(7)?;
-                match open.last_mut() {
-                    Some((execution, inputs)) if execution.arn == arn => inputs.extend(input),
-                    _ => open.push((execution_from_row(row)?, input.into_iter().collect())),
-                }
-            }
-            Ok(open)
+            let sql = format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE status = 'RUNNING' ORDER BY start_ms, rowid");
+            let mut statement = connection.prepare_cached(&sql)?;
+            let rows = statement.query_map([], execution_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
         .context(|| "cannot read the open executions")
     }
@@ -277,10 +265,11 @@ impl Store for SqliteStore {
         .context(|| format!("cannot read the history of {execution_arn}"))
     }
 
-    fn inputs(&self, execution_arn: &str) -> Result<Vec<String>, StoreError> {
+    fn inputs(&self, execution_arn: &str, first: u64, limit: usize) -> Result<Vec<String>, StoreError> {
         self.read(|connection| {
-            let mut statement = connection.prepare_cached("SELECT input FROM inputs WHERE execution_arn = ?1 ORDER BY sequence")?;
-            let rows = statement.query_map([execution_arn], |row| row.get(0))?;
+            let mut statement = connection.prepare_cached("SELECT input FROM inputs WHERE execution_arn = ?1 AND sequence >= ?2 ORDER BY sequence LIMIT ?3")?;
+            let (first, limit) = (i64::try_from(first).unwrap_or(i64::MAX), i64::try_from(limit).unwrap_or(i64::MAX));
+            let rows = statement.query_map(params![execution_arn, first, limit], |row| row.get(0))?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
         .context(|| format!("cannot read the input log of {execution_arn}"))

@@ -128,7 +128,7 @@ fn batch(sequence: u64, thread: u64, round: u64) -> Vec<Write> {
 fn check_store(dir: &Path, acknowledged: &BTreeSet<u64>) {
     let store = SqliteStore::open(dir).unwrap();
     let inputs: HashMap<String, Vec<String>> =
-        store.open_executions().unwrap().into_iter().map(|(record, inputs)| (record.arn, inputs)).collect();
+        store.open_executions().unwrap().into_iter().map(|record| (record.arn.clone(), store.inputs(&record.arn, 0, usize::MAX).unwrap())).collect();
     let expected_inputs: Vec<String> = (0..INPUTS_PER_BATCH).map(|input| format!("input {input}")).collect();
     let highest = acknowledged.last().copied().unwrap_or(0);
     // Batches above the highest acknowledged one may have been committed but not yet acknowledged.

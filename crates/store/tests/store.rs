@@ -32,7 +32,8 @@ fn reopening_after_drop_returns_everything_acknowledged() {
     assert_eq!(store.documents("state-machine").unwrap(), vec![document("state-machine", "Machine", r#"{"definition":"{}"}"#)]);
     assert_eq!(store.execution(&running.arn).unwrap(), Some(running.clone()));
     assert_eq!(store.history(&running.arn).unwrap(), events(1, 3));
-    assert_eq!(store.open_executions().unwrap(), vec![(running, vec!["start".to_owned()])]);
+    assert_eq!(store.open_executions().unwrap(), vec![running.clone()]);
+    assert_eq!(store.inputs(&running.arn, 0, 10).unwrap(), vec!["start".to_owned()]);
 }
 
 #[test]
@@ -155,7 +156,7 @@ fn history_events_keep_their_exact_text() {
 }
 
 #[test]
-fn open_executions_come_with_their_inputs_in_sequence_order() {
+fn open_executions_come_oldest_first_and_their_inputs_page_by_page_in_sequence_order() {
     let dir = fresh_dir("open");
     let store = SqliteStore::open(&dir).unwrap();
     let older = execution("Machine", "older", "RUNNING", 10, None);
@@ -182,14 +183,11 @@ fn open_executions_come_with_their_inputs_in_sequence_order() {
     .unwrap();
     commit(&store, vec![input(&older, 0), input(&older, 2), input(&newer, 1)]).unwrap();
 
-    assert_eq!(
-        store.open_executions().unwrap(),
-        vec![
-            (older, vec!["older#0".to_owned(), "older#1".to_owned(), "older#2".to_owned()]),
-            (newer, vec!["newer#0".to_owned(), "newer#1".to_owned()]),
-            (without_inputs, vec![]),
-        ]
-    );
+    assert_eq!(store.open_executions().unwrap(), vec![older.clone(), newer.clone(), without_inputs.clone()]);
+    assert_eq!(store.inputs(&older.arn, 0, 2).unwrap(), ["older#0", "older#1"]);
+    assert_eq!(store.inputs(&older.arn, 2, 2).unwrap(), ["older#2"]);
+    assert_eq!(store.inputs(&newer.arn, 0, 10).unwrap(), ["newer#0", "newer#1"]);
+    assert!(store.inputs(&without_inputs.arn, 0, 10).unwrap().is_empty());
 }
 
 #[test]
@@ -246,6 +244,7 @@ fn retention_finds_closed_executions_and_deletes_all_their_rows() {
     // An execution deleted while running takes its input log along.
     commit(&store, vec![Write::DeleteExecution { arn: running.arn.clone() }]).unwrap();
     assert_eq!(store.open_executions().unwrap(), vec![]);
+    assert!(store.inputs(&running.arn, 0, 10).unwrap().is_empty());
     // The same id range can be written again once deleted.
     commit(&store, vec![append_history(&old.arn, 1, 1)]).unwrap();
 }

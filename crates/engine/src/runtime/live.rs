@@ -10,7 +10,7 @@ use asl::interpreter::{ActionId, Command, Execution, Status};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
-use store::{Document, ExecutionRecord, Write};
+use store::{Document, ExecutionRecord, Store, Write};
 
 pub struct Live {
     pub execution: Execution,
@@ -36,23 +36,31 @@ impl Live {
     }
 
     /// Rebuilds a running execution from its record and input log by replaying them through the
-    /// deterministic interpreter; returns it with the commands still pending.
-    pub fn recover(record: &ExecutionRecord, inputs: &[String], region: &str) -> Result<(Live, Vec<Command>), String> {
+    /// deterministic interpreter; returns it with the commands still pending. The log is read a
+    /// page at a time.
+    pub fn recover(record: &ExecutionRecord, store: &dyn Store, region: &str) -> Result<(Live, Vec<Command>), String> {
+        const PAGE: usize = 1000;
         let body = Body::from_json(&record.body)?;
         let definition = parse_text(&body.definition)?;
         let machine = Arc::new(StateMachine::compile(&definition)?);
         let info = execution_info(record, &body, region)?;
         let (mut live, _) = Live::start(machine, info, record.state_machine_arn.clone(), body);
-        for input in inputs {
-            let (input, at) = Input::from_json(input)?;
-            live.apply(&input, at);
-            // What the replay closes is stored already.
-            live.execution.take_touched();
-            live.execution.release_closed_children();
+        loop {
+            let page = store.inputs(&record.arn, live.next_input, PAGE).map_err(|problem| problem.to_string())?;
+            for input in &page {
+                let (input, at) = Input::from_json(input)?;
+                live.apply(&input, at);
+                // What the replay closes is stored already.
+                live.execution.take_touched();
+                live.execution.release_closed_children();
+            }
+            live.next_input += page.len() as u64;
+            if page.len() < PAGE {
+                break;
+            }
         }
         live.persisted_events = live.execution.history().len();
         live.persisted_child_events = live.execution.child_executions().map(|(index, child)| (index, child.history().len())).collect();
-        live.next_input = inputs.len() as u64;
         let commands = live.pending.values().cloned().collect();
         Ok((live, commands))
     }

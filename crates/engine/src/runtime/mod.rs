@@ -171,12 +171,12 @@ impl Runtime {
             metrics: metrics::Metrics::default(),
         };
         let mut resumed = Vec::new();
-        for (record, inputs) in store.open_executions()? {
+        for record in store.open_executions()? {
             // A distributed Map's child executions are resumed with the execution that runs them.
             if Body::from_json(&record.body).is_ok_and(|body| body.map_run_arn.is_some()) {
                 continue;
             }
-            match Live::recover(&record, &inputs, &config.region) {
+            match Live::recover(&record, store.as_ref(), &config.region) {
                 Ok((live, commands)) => {
                     register_tokens(&mut state, &record.arn, &commands);
                     resumed.push((record.arn.clone(), commands));
@@ -512,8 +512,7 @@ impl Shared {
         if record.stop_ms.is_some_and(|stop| now - stop > REDRIVE_WINDOW_MS) {
             return Err(not_redrivable("it closed more than 14 days ago".into()));
         }
-        let inputs = self.store.inputs(execution_arn).map_err(internal)?;
-        let (mut live, _) = Live::recover(&record, &inputs, &self.config.region).map_err(|e| internal(StoreError(e)))?;
+        let (mut live, _) = Live::recover(&record, self.store.as_ref(), &self.config.region).map_err(|e| internal(StoreError(e)))?;
         let commands = live.apply(&Input::Redrive, now);
         writes.extend(live.writes(Some(&Input::Redrive), now, true));
         register_tokens(state, execution_arn, &commands);
