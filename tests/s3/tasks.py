@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The aws-sdk:s3 task integration through a state machine on a running Switchyard: putObject,
-getObject, copyObject, listObjectsV2, and S3.NoSuchKeyException caught by a Catch.
+getObject, copyObject, listObjectsV2, and S3.NoSuchKeyException caught by a Catch; and a
+distributed Map that reads its items from the bucket and writes its results there.
 
     python3 tests/s3/tasks.py --endpoint http://127.0.0.1:8083
         [--s3-endpoint URL --access-key K --secret-key S]
@@ -64,6 +65,32 @@ DEFINITION = {
 }
 
 
+def run(sfn, definition, execution_input):
+    machine = sfn.create_state_machine(name=f"s3-tasks-{uuid.uuid4().hex[:8]}", definition=json.dumps(definition), roleArn="arn:aws:iam::000000000000:role/r")
+    execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input=json.dumps(execution_input))
+    for _ in range(600):
+        described = sfn.describe_execution(executionArn=execution["executionArn"])
+        if described["status"] != "RUNNING":
+            return described
+        time.sleep(0.05)
+    return described
+
+
+MAP_DEFINITION = {
+    "StartAt": "Map",
+    "States": {
+        "Map": {
+            "Type": "Map",
+            "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSONL"}, "Parameters": {"Bucket.$": "$.bucket", "Key": "items.jsonl"}},
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Double", "States": {
+                "Double": {"Type": "Pass", "Parameters": {"double.$": "States.MathAdd($.n, $.n)"}, "End": True}}},
+            "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket.$": "$.bucket", "Prefix": "results"}, "WriterConfig": {"OutputType": "JSONL", "Transformation": "COMPACT"}},
+            "End": True,
+        }
+    },
+}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--endpoint", required=True)
@@ -76,14 +103,8 @@ def main():
     sfn = boto3.client("stepfunctions", endpoint_url=args.endpoint, **common)
     bucket = f"tasks-{uuid.uuid4().hex[:10]}"
     s3.create_bucket(Bucket=bucket)
-    machine = sfn.create_state_machine(name=f"s3-tasks-{uuid.uuid4().hex[:8]}", definition=json.dumps(DEFINITION), roleArn="arn:aws:iam::000000000000:role/r")
     params = {"learning_rate": 0.1, "depth": 3}
-    execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input=json.dumps({"bucket": bucket, "params": params}))
-    for _ in range(200):
-        described = sfn.describe_execution(executionArn=execution["executionArn"])
-        if described["status"] != "RUNNING":
-            break
-        time.sleep(0.05)
+    described = run(sfn, DEFINITION, {"bucket": bucket, "params": params})
     output = json.loads(described.get("output", "null") or "null")
 
     def succeeded():
@@ -107,6 +128,21 @@ def main():
     check("putObject then getObject", put_and_get)
     check("copyObject and listObjectsV2", copy_and_list)
     check("S3.NoSuchKeyException is caught", no_such_key)
+
+    def distributed_map():
+        items = 2500
+        s3.put_object(Bucket=bucket, Key="items.jsonl", Body="".join(json.dumps({"n": n}) + "\n" for n in range(items)).encode())
+        mapped = run(sfn, MAP_DEFINITION, {"bucket": bucket})
+        expect(mapped["status"], "SUCCEEDED", f"status ({mapped.get('error')}: {mapped.get('cause')})")
+        manifest_key = json.loads(mapped["output"])["ResultWriterDetails"]["Key"]
+        manifest = json.loads(s3.get_object(Bucket=bucket, Key=manifest_key)["Body"].read())
+        [file] = manifest["ResultFiles"]["SUCCEEDED"]
+        body = s3.get_object(Bucket=bucket, Key=file["Key"])["Body"].read()
+        expect(len(body), file["Size"], "the result file's size in the manifest")
+        doubles = sorted(json.loads(line)["double"] for line in body.decode().splitlines())
+        expect(doubles, [n + n for n in range(items)], "every item's result, one JSON line each")
+
+    check("a distributed Map reads its items from the bucket and writes its results there", distributed_map)
     return summary()
 
 

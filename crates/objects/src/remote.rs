@@ -12,7 +12,9 @@ use crate::ObjectError;
 use bytes::Bytes;
 use compute::sdk_environment::ExternalS3;
 use futures::TryStreamExt;
-use http_body_util::{BodyExt, BodyDataStream, Full};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, BodyDataStream, Full, StreamBody};
+use hyper::body::Frame;
 use hyper::body::Incoming;
 use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
@@ -27,12 +29,15 @@ use std::time::Duration;
 /// and slow connections.
 const SIGNATURE_LIFETIME: Duration = Duration::from_secs(300);
 
+/// A request body: bytes at hand, or a stream (a Map Run's result file).
+type RequestBody = BoxBody<Bytes, std::io::Error>;
+
 /// The object store on an external S3.
 pub struct RemoteObjects {
     endpoint: url::Url,
     region: String,
     credentials: Credentials,
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, RequestBody>,
 }
 
 impl RemoteObjects {
@@ -67,11 +72,15 @@ impl RemoteObjects {
 
     /// Sends a presigned request; answers other than 2xx become errors, read from S3's XML.
     async fn send(&self, method: Method, url: url::Url, headers: &[(&str, &str)], body: Bytes, subject: Subject<'_>) -> Result<Response<Incoming>, ObjectError> {
+        self.send_body(method, url, headers, Full::new(body).map_err(|never| match never {}).boxed(), subject).await
+    }
+
+    async fn send_body(&self, method: Method, url: url::Url, headers: &[(&str, &str)], body: RequestBody, subject: Subject<'_>) -> Result<Response<Incoming>, ObjectError> {
         let mut request = Request::builder().method(method).uri(url.as_str());
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let request = request.body(Full::new(body)).map_err(|error| ObjectError::InvalidArgument(error.to_string()))?;
+        let request = request.body(body).map_err(|error| ObjectError::InvalidArgument(error.to_string()))?;
         let response = self.client.request(request).await.map_err(|error| unreachable_endpoint(&self.endpoint, &error))?;
         if response.status().is_success() {
             return Ok(response);
@@ -79,6 +88,29 @@ impl RemoteObjects {
         let status = response.status();
         let body = collect(response).await?;
         Err(error_of(status, &body, subject))
+    }
+
+    /// PutObject with a body of `size` bytes (S3 wants the length before a streamed body).
+    async fn put(&self, bucket: &str, key: &str, body: RequestBody, size: u64, attributes: Attributes) -> Result<ObjectInfo, ObjectError> {
+        let location = self.bucket(bucket)?;
+        let mut action = PutObject::new(&location, Some(&self.credentials), key);
+        // x-amz-* headers must be signed; the others need not.
+        for (name, value) in &attributes.metadata {
+            action.headers_mut().insert(format!("{METADATA_PREFIX}{name}"), value.clone());
+        }
+        let url = action.sign(SIGNATURE_LIFETIME);
+        let mut headers: Vec<(String, String)> = action.headers_mut().iter().map(|(name, value)| (name.to_owned(), value.to_owned())).collect();
+        headers.push(("content-length".to_owned(), size.to_string()));
+        let mut fields = attributes.clone();
+        for (name, field) in ATTRIBUTE_HEADERS.iter().zip(attribute_fields(&mut fields)) {
+            if let Some(value) = field.take() {
+                headers.push(((*name).to_owned(), value));
+            }
+        }
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+        let response = self.send_body(Method::PUT, url, &headers, body, Subject::Key(bucket, key)).await?;
+        let etag = unquoted(header(response.headers(), "etag").unwrap_or_default());
+        Ok(ObjectInfo { key: key.to_owned(), size, etag, last_modified_ms: now_ms(), attributes })
     }
 
     async fn head_bucket(&self, location: &Bucket) -> Result<(), ObjectError> {
@@ -231,25 +263,12 @@ impl ObjectStore for RemoteObjects {
     }
 
     async fn put_object(&self, bucket: &str, key: &str, body: Bytes, attributes: Attributes) -> Result<ObjectInfo, ObjectError> {
-        let location = self.bucket(bucket)?;
-        let mut action = PutObject::new(&location, Some(&self.credentials), key);
-        // x-amz-* headers must be signed; the others need not.
-        for (name, value) in &attributes.metadata {
-            action.headers_mut().insert(format!("{METADATA_PREFIX}{name}"), value.clone());
-        }
-        let url = action.sign(SIGNATURE_LIFETIME);
-        let mut headers: Vec<(String, String)> = action.headers_mut().iter().map(|(name, value)| (name.to_owned(), value.to_owned())).collect();
-        let mut fields = attributes.clone();
-        for (name, field) in ATTRIBUTE_HEADERS.iter().zip(attribute_fields(&mut fields)) {
-            if let Some(value) = field.take() {
-                headers.push(((*name).to_owned(), value));
-            }
-        }
-        let headers: Vec<(&str, &str)> = headers.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
         let size = body.len() as u64;
-        let response = self.send(Method::PUT, url, &headers, body, Subject::Key(bucket, key)).await?;
-        let etag = unquoted(header(response.headers(), "etag").unwrap_or_default());
-        Ok(ObjectInfo { key: key.to_owned(), size, etag, last_modified_ms: now_ms(), attributes })
+        self.put(bucket, key, Full::new(body).map_err(|never| match never {}).boxed(), size, attributes).await
+    }
+
+    async fn put_object_streamed(&self, bucket: &str, key: &str, body: ObjectStream, size: u64, attributes: Attributes) -> Result<ObjectInfo, ObjectError> {
+        self.put(bucket, key, StreamBody::new(body.map_ok(Frame::data)).boxed(), size, attributes).await
     }
 
     async fn list_objects(&self, bucket: &str, request: &ListRequest<'_>) -> Result<Listing, ObjectError> {

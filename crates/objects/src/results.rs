@@ -159,7 +159,7 @@ impl ResultFiles {
         let key = format!("{}/{}_{}.{extension}", destination.directory, self.status, self.uploaded.len());
         let file = tokio::fs::File::open(&spool.path).await.map_err(|error| format!("reading spooled results: {error}"))?;
         let body = Box::pin(tokio_util::io::ReaderStream::new(file));
-        destination.store.put_object_streamed(destination.bucket, &key, body, json_attributes()).await.map_err(|error| described(&error))?;
+        destination.store.put_object_streamed(destination.bucket, &key, body, spool.size, json_attributes()).await.map_err(|error| described(&error))?;
         self.uploaded.push(json!({ "Key": key, "Size": spool.size }));
         Ok(())
     }
