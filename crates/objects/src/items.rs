@@ -194,11 +194,17 @@ mod tests {
         }
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-    async fn items_come_page_by_page_from_jsonl_csv_json_objects_and_listings() {
-        let root = std::env::temp_dir().join(format!("objects-items-{}", uuid::Uuid::new_v4()));
+    /// An embedded store in a fresh directory with the bucket "in".
+    fn store_with_bucket(test: &str) -> (std::path::PathBuf, Arc<Objects>) {
+        let root = std::env::temp_dir().join(format!("objects-{test}-{}", uuid::Uuid::new_v4()));
         let objects = Arc::new(Objects::open(&root).unwrap());
         objects.create_bucket("in").unwrap();
+        (root, objects)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn items_come_page_by_page_from_jsonl_csv_json_objects_and_listings() {
+        let (root, objects) = store_with_bucket("items");
         let put = |key: &'static str, body: &'static str| {
             let objects = objects.clone();
             async move { objects.put_object("in", key, Bytes::from_static(body.as_bytes()), Attributes::default()).await.unwrap() }
@@ -238,11 +244,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn manifests_give_the_rows_of_their_files_one_file_after_another() {
-        let root = std::env::temp_dir().join(format!("objects-manifests-{}", uuid::Uuid::new_v4()));
-        let objects = Arc::new(Objects::open(&root).unwrap());
-        for bucket in ["in", "inventory"] {
-            objects.create_bucket(bucket).unwrap();
-        }
+        let (root, objects) = store_with_bucket("manifests");
+        objects.create_bucket("inventory").unwrap();
         let put = |bucket: &'static str, key: &'static str, body: Bytes| objects.put_object(bucket, key, body, Attributes::default());
         let manifest = json!({
             "sourceBucket": "source", "destinationBucket": "arn:aws:s3:::inventory", "version": "2016-11-30", "creationTimestamp": "1668560400000",
@@ -277,9 +280,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn what_is_wrong_with_a_manifest_is_named() {
-        let root = std::env::temp_dir().join(format!("objects-manifest-errors-{}", uuid::Uuid::new_v4()));
-        let objects = Arc::new(Objects::open(&root).unwrap());
-        objects.create_bucket("in").unwrap();
+        let (root, objects) = store_with_bucket("manifest-errors");
         let inventory = |format: &str, schema: &str| json!({"destinationBucket": "arn:aws:s3:::in", "fileFormat": format, "fileSchema": schema, "files": [{"key": "data/a.csv.gz"}]}).to_string();
         for (key, body) in [("orc.json", inventory("ORC", "Bucket, Key")), ("schema.json", inventory("CSV", "Bucket,,Key")), ("files.json", inventory("CSV", "Bucket, Key")), ("not.json", "{}".into())] {
             objects.put_object("in", key, Bytes::from(body), Attributes::default()).await.unwrap();
@@ -308,9 +309,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn load_and_flatten_reads_the_items_of_every_listed_object() {
-        let root = std::env::temp_dir().join(format!("objects-flatten-{}", uuid::Uuid::new_v4()));
-        let objects = Arc::new(Objects::open(&root).unwrap());
-        objects.create_bucket("in").unwrap();
+        let (root, objects) = store_with_bucket("flatten");
         for (key, body) in [("logs/", ""), ("logs/a.jsonl", "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n"), ("logs/b.jsonl", "{\"n\":4}\n{\"n\":5}\n"), ("other/c.jsonl", "{\"n\":6}\n"), ("arrays/1.json", "[1, 2]"), ("arrays/2.json", "[3]")] {
             objects.put_object("in", key, Bytes::from(body), Attributes::default()).await.unwrap();
         }
@@ -330,9 +329,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn gzipped_objects_resume_at_their_decompressed_offset() {
-        let root = std::env::temp_dir().join(format!("objects-gzip-{}", uuid::Uuid::new_v4()));
-        let objects = Arc::new(Objects::open(&root).unwrap());
-        objects.create_bucket("in").unwrap();
+        let (root, objects) = store_with_bucket("gzip");
         let lines: String = (0..100).map(|n| format!("{{\"n\":{n}}}\n")).collect();
         objects.put_object("in", "items.jsonl.gz", gzipped(&lines), Attributes::default()).await.unwrap();
         objects.put_object("in", "items.json.gz", gzipped("[1, 2, 3]"), Attributes::default()).await.unwrap();
