@@ -20,6 +20,8 @@ need_apt() {
 }
 
 need_apt python3 python3-pip
+# openssl makes the throwaway CA of the https --s3-endpoint suite.
+need_apt openssl
 # The compute tests run `provided` functions on AWS's Python runtime interface client.
 python3 -c "import awslambdaric" 2>/dev/null || pip install --quiet awslambdaric
 command -v cargo-nextest >/dev/null 2>&1 || cargo install cargo-nextest --locked
@@ -160,7 +162,38 @@ suite "aws-sdk:s3 tasks with --s3-endpoint (s3s-fs)" python3 "$root/tests/s3/tas
   --s3-endpoint "$external_endpoint" --access-key "$external_key" --secret-key "$external_secret"
 suite "functions, containers and batch jobs write to --s3-endpoint (s3s-fs)" python3 "$root/tests/s3/external_tasks.py" \
   --endpoint "http://127.0.0.1:$on_external_port" --s3-endpoint "$external_endpoint" --access-key "$external_key" --secret-key "$external_secret"
-kill $on_external $external_s3
+kill $on_external
+
+# The same through https: s3s-fs behind a TLS-terminating proxy whose certificate a throwaway CA
+# signed. The server trusts that CA through SSL_CERT_FILE and hands it to its tasks; the suites'
+# own boto3 clients get it as AWS_CA_BUNDLE. A server without it must fail naming the endpoint.
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && break; sleep 0.1; done; }
+tls_port=$(free_port)
+tls_certs=$(mktemp -d)
+python3 "$root/tests/s3/tls_proxy.py" --port "$tls_port" --upstream "127.0.0.1:$external_port" --certs "$tls_certs" > "$external_data/tls_proxy.log" 2>&1 &
+tls_proxy=$!
+tls_endpoint="https://localhost:$tls_port"
+on_tls_port=$(free_port)
+untrusting_port=$(free_port)
+mkdir "$external_data/switchyard-tls" "$external_data/switchyard-untrusting"
+wait_port "$tls_port"
+SSL_CERT_FILE="$tls_certs/ca.pem" "$root/target/debug/switchyard" serve --listen "127.0.0.1:$on_tls_port" --data-dir "$external_data/switchyard-tls" \
+  --s3-endpoint "$tls_endpoint" --s3-access-key-id "$external_key" --s3-secret-access-key "$external_secret" 2> "$external_data/server-tls.log" &
+on_tls=$!
+env -u SSL_CERT_FILE -u SSL_CERT_DIR "$root/target/debug/switchyard" serve --listen "127.0.0.1:$untrusting_port" --data-dir "$external_data/switchyard-untrusting" \
+  --s3-endpoint "$tls_endpoint" --s3-access-key-id "$external_key" --s3-secret-access-key "$external_secret" 2> "$external_data/server-untrusting.log" &
+untrusting=$!
+trap 'kill $server $s3_server $external_s3 $tls_proxy $on_tls $untrusting 2>/dev/null || true' EXIT
+wait_port "$on_tls_port"
+wait_port "$untrusting_port"
+suite "aws-sdk:s3 tasks with an https --s3-endpoint (s3s-fs behind TLS, CA from SSL_CERT_FILE)" env AWS_CA_BUNDLE="$tls_certs/ca.pem" \
+  python3 "$root/tests/s3/tasks.py" --endpoint "http://127.0.0.1:$on_tls_port" --s3-endpoint "$tls_endpoint" --access-key "$external_key" --secret-key "$external_secret"
+suite "functions, containers and batch jobs write to an https --s3-endpoint" env AWS_CA_BUNDLE="$tls_certs/ca.pem" \
+  python3 "$root/tests/s3/external_tasks.py" --endpoint "http://127.0.0.1:$on_tls_port" --s3-endpoint "$tls_endpoint" --access-key "$external_key" --secret-key "$external_secret"
+suite "an https --s3-endpoint whose certificate does not verify: failures name it" \
+  python3 "$root/tests/s3/untrusted_endpoint.py" --endpoint "http://127.0.0.1:$untrusting_port" --s3-endpoint "$tls_endpoint"
+kill $on_tls $untrusting $tls_proxy $external_s3
 
 suite "container tasks on Podman (ECS API, Fargate pipeline, crashes)" python3 "$root/tests/containers/ecs.py" --switchyard "$root/target/debug/switchyard" --runner engine
 suite "container tasks as processes (ECS API, Fargate pipeline, crashes)" python3 "$root/tests/containers/ecs.py" --switchyard "$root/target/debug/switchyard" --runner process

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Distributed Map over S3 on a running Switchyard, through boto3: an ItemReader over a
 100,000-line JSONL object with an ItemBatcher and a ResultWriter (manifest.json, SUCCEEDED_0.json,
-DescribeMapRun's counters), CSV and listObjectsV2 readers, tolerated failures, and
+DescribeMapRun's counters), CSV, listObjectsV2 (metadata, or LOAD_AND_FLATTEN: the objects' lines)
+and S3 inventory (manifest.json and gzipped CSV files) readers, tolerated failures, and
 States.ItemReaderFailed for a missing key. With --switchyard, also a server of its own killed
 with SIGKILL in the middle of a Map Run, restarted, and the run completed.
 
     python3 tests/s3/distributed_map.py --endpoint http://127.0.0.1:8083 [--switchyard target/debug/switchyard]
 """
 import argparse
+import gzip
 import json
 import os
 import signal
@@ -205,6 +207,60 @@ def main():
         expect(described["status"], "SUCCEEDED", f"status ({described.get('error')}: {described.get('cause')})")
         expect(json.loads(described["output"]), [{"key": f"listed/{name}.txt", "size": 1} for name in "abc"], "one item per object")
 
+    def inventory_reader():
+        # An S3 inventory as S3 writes one: manifest.json naming gzipped CSV files without a
+        # header row, their columns in fileSchema, under the destination bucket.
+        rows = [(bucket, f"photos/{n:04}.jpg", str(1000 + n), "2024-05-01T10:00:00.000Z") for n in range(2500)]
+        for index, part in enumerate([rows[:1200], rows[1200:]]):
+            text = "".join(",".join(f'"{field}"' for field in row) + "\n" for row in part)
+            s3.put_object(Bucket=bucket, Key=f"inventory/data/part-{index}.csv.gz", Body=gzip.compress(text.encode()))
+        manifest = {
+            "sourceBucket": bucket, "destinationBucket": f"arn:aws:s3:::{bucket}", "version": "2016-11-30", "creationTimestamp": "1714557600000",
+            "fileFormat": "CSV", "fileSchema": "Bucket, Key, Size, LastModifiedDate",
+            "files": [{"key": f"inventory/data/part-{index}.csv.gz", "size": 1, "MD5checksum": "0"} for index in range(2)],
+        }
+        s3.put_object(Bucket=bucket, Key="inventory/manifest.json", Body=json.dumps(manifest).encode())
+        definition = distributed(
+            {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "MANIFEST", "MaxItemsPath": "$.max"}, "Parameters": {"Bucket.$": "$.bucket", "Key": "inventory/manifest.json"}},
+            PASS_END,
+            "Pass",
+            ItemBatcher={"MaxItemsPerBatch": 500},
+            ResultWriter={"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket.$": "$.bucket", "Prefix": "inventory-results"}},
+        )
+        described = client.run(definition, {"bucket": bucket, "max": 2400})
+        expect(described["status"], "SUCCEEDED", f"status ({described.get('error')}: {described.get('cause')})")
+        manifest = client.json_object(json.loads(described["output"])["ResultWriterDetails"]["Key"])
+        results = client.json_object(manifest["ResultFiles"]["SUCCEEDED"][0]["Key"])
+        items = [item for result in sorted(results, key=lambda result: json.loads(result["Output"])["Items"][0]["Key"]) for item in json.loads(result["Output"])["Items"]]
+        expect(len(items), 2400, "items read across both files, up to MaxItems")
+        expect(items[1500], {"Bucket": bucket, "Key": "photos/1500.jpg", "Size": "2500", "LastModifiedDate": "2024-05-01T10:00:00.000Z"}, "an item of the second file")
+
+    def inventory_errors():
+        s3.put_object(Bucket=bucket, Key="inventory/orc-manifest.json", Body=json.dumps({"fileFormat": "ORC", "fileSchema": "message s3.inventory {}", "files": []}).encode())
+        for key, expected in [("inventory/none.json", "NoSuchKey"), ("inventory/orc-manifest.json", "fileFormat ORC")]:
+            reader = {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "MANIFEST"}, "Parameters": {"Bucket.$": "$.bucket", "Key": key}}
+            described = client.run(distributed(reader, PASS_END, "Pass"), {"bucket": bucket})
+            expect((described["status"], described.get("error")), ("FAILED", "States.ItemReaderFailed"), f"{key}: status and error")
+            if expected not in (described.get("cause") or ""):
+                raise AssertionError(f"{key}: the cause names {expected}: {described.get('cause')!r}")
+
+    def flattened_listing():
+        for name, lines in [("a.jsonl", [1, 2, 3]), ("b.jsonl.gz", [4, 5])]:
+            body = "".join(json.dumps({"n": n}) + "\n" for n in lines).encode()
+            s3.put_object(Bucket=bucket, Key=f"flat/{name}", Body=gzip.compress(body) if name.endswith(".gz") else body)
+        definition = distributed(
+            {"Resource": "arn:aws:states:::s3:listObjectsV2", "ReaderConfig": {"InputType": "JSONL", "Transformation": "LOAD_AND_FLATTEN"}, "Arguments": {"Bucket": "{% $states.input.bucket %}", "Prefix": "flat/"}},
+            PASS_END,
+            "Pass",
+        )
+        definition["QueryLanguage"] = "JSONata"
+        described = client.run(definition, {"bucket": bucket})
+        expect(described["status"], "SUCCEEDED", f"status ({described.get('error')}: {described.get('cause')})")
+        expect(json.loads(described["output"]), [{"n": n} for n in range(1, 6)], "the lines of every listed object, in key order")
+
+    check("an S3 inventory (manifest.json, gzipped CSV files) in batches, with MaxItemsPath", inventory_reader)
+    check("listObjectsV2 with LOAD_AND_FLATTEN (JSONata): the items in the listed objects, gzipped or not", flattened_listing)
+    check("a missing inventory manifest or an ORC one: States.ItemReaderFailed naming it", inventory_errors)
     check("a CSV object with its first row as headers, a PIPE delimiter and MaxItems", csv_reader)
     check("a CSV object with given headers and MaxItemsPath", csv_given_headers)
     check("listObjectsV2 lists the objects under a prefix", listing_reader)

@@ -204,6 +204,10 @@ impl Transformation {
             Transformation::Flatten => "FLATTEN",
         }
     }
+
+    pub fn from_name(name: &str) -> Option<Transformation> {
+        [Transformation::None, Transformation::Compact, Transformation::Flatten].into_iter().find(|transformation| transformation.as_str() == name)
+    }
 }
 
 #[derive(Debug)]
@@ -464,10 +468,8 @@ fn result_writer(ctx: &Fields, at: &str) -> Result<Option<ResultWriter>, String>
     let word = |name: &str| config.and_then(|config| config.get(name)).and_then(Value::as_str);
     let transformation = match word("Transformation") {
         None if resource.is_some() => Transformation::None,
-        None | Some("COMPACT") => Transformation::Compact,
-        Some("NONE") => Transformation::None,
-        Some("FLATTEN") => Transformation::Flatten,
-        Some(other) => return Err(format!("{writer_at}/WriterConfig/Transformation: '{other}' is not one of NONE, COMPACT, FLATTEN")),
+        None => Transformation::Compact,
+        Some(name) => Transformation::from_name(name).ok_or_else(|| format!("{writer_at}/WriterConfig/Transformation: '{name}' is not one of NONE, COMPACT, FLATTEN"))?,
     };
     let json_lines = match word("OutputType") {
         None | Some("JSON") => false,

@@ -12,10 +12,15 @@ use crate::history::{Details, Event, EventType};
 use crate::map_run::{ChildExecution, MapRun, MapRunStatus, MapRunUpdate, Touched};
 use crate::{Failure, Scope, Variables};
 use serde_json::{json, Map, Value};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
+mod fanout;
 mod map_io;
+mod threads;
+
+use fanout::Fanout;
+use threads::Threads;
 
 pub type ActionId = u64;
 type ThreadId = usize;
@@ -114,28 +119,11 @@ enum Phase {
     Wait { timer: ActionId },
     Backoff { timer: ActionId },
     Fanout(Box<Fanout>),
-    /// A distributed Map waiting for the host to read a page of its items.
-    ReadingItems(Box<map_io::ItemReading>),
+    /// A distributed Map waiting for the host to read the first page of its items.
+    ReadingItems(Box<map_io::ItemStream>),
     /// A distributed Map waiting for the host to export its results.
     WritingResults(Box<map_io::ResultWriting>),
     Done,
-}
-
-/// The children of a Parallel or Map state.
-struct Fanout {
-    is_map: bool,
-    /// Index into `Execution::map_runs` for a distributed Map.
-    map_run: Option<usize>,
-    /// Every child spawned (kept for aborts); `running` counts the ones not yet finished.
-    children: Vec<ThreadId>,
-    running: usize,
-    waiting: VecDeque<(usize, Value, Value)>,
-    results: Vec<Value>,
-    finished: usize,
-    failures: usize,
-    tolerated_failures: Option<f64>,
-    tolerated_percentage: Option<f64>,
-    max_concurrency: usize,
 }
 
 struct Thread {
@@ -182,7 +170,7 @@ enum ActionOwner {
 
 pub struct Execution {
     info: Arc<ExecutionInfo>,
-    threads: Vec<Thread>,
+    threads: Threads,
     ready: VecDeque<ThreadId>,
     history: Vec<Event>,
     actions: HashMap<ActionId, ActionOwner>,
@@ -192,7 +180,9 @@ pub struct Execution {
     now: i64,
     random: fastrand::Rng,
     map_runs: Vec<MapRun>,
-    children: Vec<ChildExecution>,
+    /// Distributed Map iterations by index; the host releases the closed ones once stored.
+    children: BTreeMap<usize, ChildExecution>,
+    next_child: usize,
     touched: Touched,
     max_history_events: Option<usize>,
 }
@@ -201,7 +191,7 @@ impl Execution {
     pub fn start(machine: Arc<StateMachine>, info: ExecutionInfo, now: i64, seed: u64) -> Execution {
         let info = Arc::new(info);
         let mut execution = Execution {
-            threads: Vec::new(),
+            threads: Threads::default(),
             ready: VecDeque::new(),
             history: Vec::with_capacity(64),
             actions: HashMap::new(),
@@ -211,7 +201,8 @@ impl Execution {
             now,
             random: fastrand::Rng::with_seed(seed),
             map_runs: Vec::new(),
-            children: Vec::new(),
+            children: BTreeMap::new(),
+            next_child: 0,
             touched: Touched::default(),
             max_history_events: Some(MAX_HISTORY_EVENTS),
             info: info.clone(),
@@ -249,9 +240,19 @@ impl Execution {
         &self.map_runs
     }
 
-    /// The iterations of distributed Maps, in start order.
-    pub fn child_executions(&self) -> &[ChildExecution] {
-        &self.children
+    /// The iterations of distributed Maps not released yet, by index in start order.
+    pub fn child_executions(&self) -> impl Iterator<Item = (usize, &ChildExecution)> {
+        self.children.iter().map(|(index, child)| (*index, child))
+    }
+
+    pub fn child_execution(&self, index: usize) -> Option<&ChildExecution> {
+        self.children.get(&index)
+    }
+
+    /// Forgets the closed iterations: the host calls this once it stored them (see
+    /// `take_touched`), so that a long Map Run holds only its running iterations.
+    pub fn release_closed_children(&mut self) {
+        self.children.retain(|_, child| child.status == Status::Running);
     }
 
     /// The map runs and child executions changed since the last call.
@@ -288,7 +289,7 @@ impl Execution {
     pub fn run(&mut self, now: i64) -> Vec<Command> {
         self.enter(now);
         while let Some(thread) = self.ready.pop_front() {
-            while matches!(self.threads[thread].phase, Phase::Ready) && self.status == Status::Running {
+            while self.threads.contains(thread) && matches!(self.threads[thread].phase, Phase::Ready) && self.status == Status::Running {
                 if let Some(limit) = self.max_history_events.filter(|limit| self.history.len() >= *limit) {
                     let failure = Failure::new(names::RUNTIME, format!("The execution reached the maximum number of history events ({limit})."));
                     self.end_execution(EventType::ExecutionFailed, Status::Failed(failure.clone()), &failure);
@@ -304,7 +305,7 @@ impl Execution {
 
     pub fn task_succeeded(&mut self, action: ActionId, output: Value, now: i64) {
         self.enter(now);
-        let thread = match self.actions.remove(&action) {
+        let thread = match self.take_owner(action) {
             Some(ActionOwner::Task(thread)) => thread,
             Some(ActionOwner::ItemReader(thread)) => return self.items_read(thread, output),
             Some(ActionOwner::ResultWriter(thread)) => return self.results_written(thread, &output),
@@ -341,8 +342,10 @@ impl Execution {
     /// A worker took an activity task (GetActivityTask).
     pub fn task_started(&mut self, action: ActionId, worker_name: Option<String>, now: i64) {
         self.enter(now);
-        let Some(ActionOwner::Task(thread)) = self.actions.get(&action) else { return };
-        let thread = *thread;
+        let Some(&ActionOwner::Task(thread)) = self.actions.get(&action) else { return };
+        if !self.threads.contains(thread) {
+            return;
+        }
         self.record_for(thread, EventType::ActivityStarted, Some(Details { worker_name, ..Details::default() }));
         let (index, machine) = self.current_state(thread);
         if let StateKind::Task(task) = &machine.states[index].kind {
@@ -355,8 +358,10 @@ impl Execution {
     /// SendTaskHeartbeat: the heartbeat deadline starts again. False when the task is not open.
     pub fn task_heartbeat(&mut self, action: ActionId, now: i64) -> bool {
         self.enter(now);
-        let Some(ActionOwner::Task(thread)) = self.actions.get(&action) else { return false };
-        let thread = *thread;
+        let Some(&ActionOwner::Task(thread)) = self.actions.get(&action) else { return false };
+        if !self.threads.contains(thread) {
+            return false;
+        }
         let Phase::Task { heartbeat: Some(timer), .. } = self.threads[thread].phase else { return true };
         self.actions.remove(&timer);
         self.commands.push(Command::Cancel { action: timer });
@@ -401,7 +406,7 @@ impl Execution {
 
     pub fn task_failed(&mut self, action: ActionId, failure: Failure, now: i64) {
         self.enter(now);
-        let thread = match self.actions.remove(&action) {
+        let thread = match self.take_owner(action) {
             Some(ActionOwner::Task(thread)) => thread,
             Some(ActionOwner::ItemReader(thread)) => return self.items_failed(thread, failure),
             Some(ActionOwner::ResultWriter(thread)) => return self.results_failed(thread, failure),
@@ -415,7 +420,7 @@ impl Execution {
 
     pub fn timer_fired(&mut self, action: ActionId, now: i64) {
         self.enter(now);
-        match self.actions.remove(&action) {
+        match self.take_owner(action) {
             Some(ActionOwner::Wait(thread)) => {
                 self.threads[thread].phase = Phase::Ready;
                 if let Flow::Continue = self.finish_state(thread, None, None) {
@@ -930,7 +935,7 @@ impl Execution {
     fn task_token(&self, thread: ThreadId) -> String {
         use sha2::{Digest, Sha256};
         let current = &self.threads[thread];
-        let execution_arn = current.child.map_or(&self.info.execution_arn, |child| &self.children[child].arn);
+        let execution_arn = current.child.and_then(|child| self.children.get(&child)).map_or(&self.info.execution_arn, |child| &child.arn);
         let mut hash = Sha256::new();
         hash.update(self.info.token_secret.as_bytes());
         hash.update(execution_arn.as_bytes());
@@ -940,408 +945,6 @@ impl Execution {
         let nonce: String = digest.iter().take(20).map(|byte| format!("{byte:02x}")).collect();
         use base64::Engine as _;
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{execution_arn}#{}#{nonce}", current.entered_event))
-    }
-
-    // ----- Parallel and Map ---------------------------------------------------------------------
-
-    fn start_parallel(&mut self, thread: ThreadId, branches: &[Arc<StateMachine>]) -> Result<Flow, Failure> {
-        self.record_for(thread, EventType::ParallelStateStarted, None);
-        let input = self.threads[thread].payload.clone();
-        let outer = Arc::new(self.threads[thread].variables.clone());
-        let sink = self.threads[thread].child;
-        let mut fanout = Fanout::new(false, None, branches.len(), 0);
-        let last = self.threads[thread].last_event;
-        for (slot, branch) in branches.iter().enumerate() {
-            let child = self.spawn(branch.clone(), input.clone(), Variables::nested(outer.clone()), Some(thread), slot, None, sink, last);
-            fanout.children.push(child);
-            fanout.running += 1;
-        }
-        if branches.is_empty() {
-            return Ok(self.fanout_done(thread, fanout));
-        }
-        self.threads[thread].phase = Phase::Fanout(Box::new(fanout));
-        Ok(Flow::Stop)
-    }
-
-    fn start_map(&mut self, thread: ThreadId, state: &State, map: &MapSpec) -> Result<Flow, Failure> {
-        if let Some(reader) = &map.item_reader {
-            return self.read_items(thread, state, reader);
-        }
-        let context = self.context(thread, state);
-        let items = self.map_items(thread, state, map, &context)?;
-        self.map_over(thread, state, map, items)
-    }
-
-    /// Starts the Map's iterations over its items.
-    fn map_over(&mut self, thread: ThreadId, state: &State, map: &MapSpec, items: Vec<Value>) -> Result<Flow, Failure> {
-        let context = self.context(thread, state);
-        let max_concurrency = match &map.max_concurrency {
-            Some(dynamic) => whole_number(self.dynamic(thread, state, dynamic, &context)?, dynamic, "integer")?,
-            None => 0,
-        };
-        // AWS checks MaxConcurrency before the Map starts and the failure tolerance after.
-        self.record_for(thread, EventType::MapStateStarted, Some(Details { length: Some(items.len() as u64), ..Details::default() }));
-        let current = &self.threads[thread];
-        let payload = &current.payload;
-        let tolerated_failures = match &map.tolerated_failure_count {
-            Some(dynamic) => Some(whole_number(self.dynamic(thread, state, dynamic, &context)?, dynamic, "integer")? as f64),
-            None => None,
-        };
-        let tolerated_percentage = match &map.tolerated_failure_percentage {
-            Some(dynamic) => {
-                let value = self.dynamic(thread, state, dynamic, &context)?;
-                let percentage = value.as_f64().ok_or_else(|| not_a_number(&value, dynamic, "float"))?;
-                if !(0.0..=100.0).contains(&percentage) {
-                    return Err(Failure::runtime("ToleratedFailurePercentage must be between 0 and 100."));
-                }
-                Some(percentage)
-            }
-            None => None,
-        };
-        let item_count = items.len() as u64;
-        let items = match &map.item_batcher {
-            Some(batcher) => self.batch(thread, state, batcher, items, &context)?,
-            None => items,
-        };
-        let mut inputs = VecDeque::with_capacity(items.len());
-        for (index, item) in items.into_iter().enumerate() {
-            let input = match &map.item_selector {
-                None => item.clone(),
-                Some(selector) => {
-                    let item_context = self.item_context(thread, state, index, &item);
-                    match selector {
-                        ItemSelector::JsonPath(template) => template.evaluate(&Scope::new(payload, &item_context, &current.variables))?,
-                        ItemSelector::Jsonata(template) => {
-                            let states = Value::Object(states_binding(&current.input, &item_context));
-                            template.evaluate(&states, &current.variables, "ItemSelector")?
-                        }
-                    }
-                }
-            };
-            inputs.push_back((index, item, input));
-        }
-        let length = inputs.len();
-        let map_run = (map.mode == MapMode::Distributed).then(|| {
-            let label = map.label.as_deref().unwrap_or(&state.name).to_owned();
-            let settings = MapRunUpdate {
-                max_concurrency: Some(max_concurrency as u64),
-                tolerated_failure_count: tolerated_failures.map(|count| count as u64),
-                tolerated_failure_percentage: tolerated_percentage,
-            };
-            self.start_map_run(thread, label, &settings, item_count, length as u64)
-        });
-        let mut fanout = Fanout::new(true, map_run, length, max_concurrency);
-        fanout.tolerated_failures = tolerated_failures;
-        fanout.tolerated_percentage = tolerated_percentage;
-        fanout.waiting = inputs;
-        if length == 0 {
-            return Ok(self.fanout_done(thread, fanout));
-        }
-        self.threads[thread].phase = Phase::Fanout(Box::new(fanout));
-        self.start_iterations(thread, map);
-        Ok(Flow::Stop)
-    }
-
-    fn start_map_run(&mut self, thread: ThreadId, label: String, settings: &MapRunUpdate, items: u64, executions: u64) -> usize {
-        let run = self.map_runs.len();
-        let id = self.derived_uuid(&[run as u64]);
-        let arn = format!("{}/{label}:{id}", self.info.state_machine_arn.replacen(":stateMachine:", ":mapRun:", 1));
-        self.record_for(thread, EventType::MapRunStarted, Some(Details { map_run_arn: Some(arn.clone()), ..Details::default() }));
-        let execution_arn = match self.threads[thread].child {
-            Some(child) => self.children[child].arn.clone(),
-            None => self.info.execution_arn.clone(),
-        };
-        let state_machine_arn = self.info.state_machine_arn.clone();
-        self.map_runs.push(MapRun::new(arn, execution_arn, state_machine_arn, label, self.now, settings, items, executions, thread));
-        self.touched.map_runs.push(run);
-        run
-    }
-
-    /// A child execution for a distributed Map's iteration, started with its ExecutionStarted.
-    fn start_child_execution(&mut self, run: usize, index: usize, input: &Value, batched: bool) -> usize {
-        let child = self.children.len();
-        let name = self.derived_uuid(&[run as u64, index as u64]);
-        let map_run = &mut self.map_runs[run];
-        let arn = format!("{}:{name}", map_run.child_state_machine_arn().replacen(":stateMachine:", ":execution:", 1));
-        let item_count = if batched { input.get("Items").and_then(Value::as_array).map_or(1, |items| items.len() as u64) } else { 1 };
-        map_run.child_started(item_count);
-        self.touched.map_runs.push(run);
-        let input = input.to_string();
-        let started = Details { input: Some(input.clone()), role_arn: Some(self.info.role_arn.clone()), ..Details::default() };
-        self.children.push(ChildExecution {
-            arn,
-            name,
-            map_run: run,
-            item_count,
-            input,
-            status: Status::Running,
-            start_time: self.now,
-            stop_time: None,
-            history: Vec::new(),
-            root: self.threads.len(),
-        });
-        self.record_in_child(child, EventType::ExecutionStarted, 0, Some(started));
-        child
-    }
-
-    /// The thread's child execution when the thread runs its first state (its end ends it).
-    fn child_execution_root(&self, thread: ThreadId) -> Option<usize> {
-        let child = self.threads[thread].child?;
-        (self.children[child].root == thread).then_some(child)
-    }
-
-    /// Ends a child execution with its closing event and counts it in its Map Run.
-    fn close_child_execution(&mut self, child: usize, event: EventType, details: Option<Details>, status: Status) {
-        let Some(execution) = self.children.get(child).filter(|execution| execution.status == Status::Running) else { return };
-        let previous = execution.history.last().map_or(0, |event| event.id);
-        let previous = match event {
-            // Success chains to the last state's exit, as the execution's own ExecutionSucceeded.
-            EventType::ExecutionSucceeded => self.threads[execution.root].last_event,
-            _ => previous,
-        };
-        self.record_in_child(child, event, previous, details);
-        let execution = &mut self.children[child];
-        execution.stop_time = Some(self.now);
-        self.map_runs[execution.map_run].child_finished(execution.item_count, &status);
-        self.touched.map_runs.push(execution.map_run);
-        execution.status = status;
-    }
-
-    fn close_map_run(&mut self, run: usize, status: MapRunStatus) {
-        if self.map_runs[run].status == MapRunStatus::Running {
-            self.map_runs[run].close(status, self.now);
-            self.touched.map_runs.push(run);
-        }
-    }
-
-    /// An execution that ends while distributed Maps run (timeout, history limit) aborts them.
-    fn abort_open_map_runs(&mut self) {
-        for child in 0..self.children.len() {
-            self.close_child_execution(child, EventType::ExecutionAborted, None, Status::Aborted(Failure::without_cause("")));
-        }
-        for run in 0..self.map_runs.len() {
-            self.close_map_run(run, MapRunStatus::Aborted);
-        }
-    }
-
-    /// A UUID that is unguessable (it hashes the execution's secret) yet the same when the
-    /// execution is replayed after a restart: Map Run and child execution ids.
-    fn derived_uuid(&self, parts: &[u64]) -> String {
-        use sha2::{Digest, Sha256};
-        let mut hash = Sha256::new();
-        hash.update(self.info.token_secret.as_bytes());
-        hash.update(b"map-run");
-        for part in parts {
-            hash.update(part.to_le_bytes());
-        }
-        let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&hash.finalize()[..16]);
-        uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
-    }
-
-    fn map_items(&self, thread: ThreadId, state: &State, map: &MapSpec, context: &Value) -> Result<Vec<Value>, Failure> {
-        let current = &self.threads[thread];
-        let items = match (&map.items, state.query_language) {
-            (Some(dynamic), _) => self.dynamic(thread, state, dynamic, context)?,
-            (None, QueryLanguage::JsonPath) => current.payload.clone(),
-            (None, QueryLanguage::Jsonata) => current.input.clone(),
-        };
-        match items {
-            Value::Array(items) => Ok(items),
-            other => match (&map.items, state.query_language) {
-                (Some(Dynamic::Jsonata { template, .. }), _) => Err(Failure::query_evaluation(format!(
-                    "The JSONata expression '{}' specified for the field 'Items' returned an unexpected result type. Expected 'array', but was '{}' for value: {}",
-                    template.source().unwrap_or_default(),
-                    json_type_name(&other),
-                    other
-                ))),
-                (_, QueryLanguage::Jsonata) => Err(Failure::query_evaluation(format!("Map state input must be an array but was: {other}"))),
-                (_, QueryLanguage::JsonPath) => Err(Failure::runtime(format!("Map state input must be an array but was: {other}"))),
-            },
-        }
-    }
-
-    fn batch(&self, thread: ThreadId, state: &State, batcher: &ItemBatcher, items: Vec<Value>, context: &Value) -> Result<Vec<Value>, Failure> {
-        let max_items = match &batcher.max_items_per_batch {
-            Some(dynamic) => whole_number(self.dynamic(thread, state, dynamic, context)?, dynamic, "integer")?.max(1),
-            None => usize::MAX,
-        };
-        let max_bytes = match &batcher.max_input_bytes_per_batch {
-            Some(dynamic) => whole_number(self.dynamic(thread, state, dynamic, context)?, dynamic, "integer")?.max(1),
-            None => MAX_PAYLOAD_BYTES,
-        };
-        let batch_input = match &batcher.batch_input {
-            None => None,
-            Some(selector) => Some(self.select(thread, selector, context, "ItemBatcher/BatchInput")?),
-        };
-        let mut batches = Vec::new();
-        let mut batch: Vec<Value> = Vec::new();
-        let mut bytes = 0;
-        for item in items {
-            let size = item.to_string().len();
-            if !batch.is_empty() && (batch.len() >= max_items || bytes + size > max_bytes) {
-                batches.push(std::mem::take(&mut batch));
-                bytes = 0;
-            }
-            bytes += size;
-            batch.push(item);
-        }
-        if !batch.is_empty() {
-            batches.push(batch);
-        }
-        Ok(batches
-            .into_iter()
-            .map(|items| {
-                let mut object = Map::new();
-                if let Some(input) = &batch_input {
-                    object.insert("BatchInput".into(), input.clone());
-                }
-                object.insert("Items".into(), Value::Array(items));
-                Value::Object(object)
-            })
-            .collect())
-    }
-
-    fn start_iterations(&mut self, thread: ThreadId, map: &MapSpec) {
-        let outer = Arc::new(self.threads[thread].variables.clone());
-        let map_name = self.state_name(thread);
-        loop {
-            let Phase::Fanout(fanout) = &mut self.threads[thread].phase else { return };
-            if fanout.max_concurrency != 0 && fanout.running >= fanout.max_concurrency {
-                return;
-            }
-            let map_run = fanout.map_run;
-            let Some((index, item, input)) = fanout.waiting.pop_front() else { return };
-            // A distributed Map's iteration is a child execution, chained from its own start.
-            let (sink, last) = match map_run {
-                Some(run) => (Some(self.start_child_execution(run, index, &input, map.item_batcher.is_some())), 0),
-                None => {
-                    let details = Details { name: Some(map_name.clone()), index: Some(index as u64), ..Details::default() };
-                    self.record_for(thread, EventType::MapIterationStarted, Some(details));
-                    (self.threads[thread].child, self.threads[thread].last_event)
-                }
-            };
-            let child = self.spawn(map.processor.clone(), input, Variables::nested(outer.clone()), Some(thread), index, Some((index, item)), sink, last);
-            if let Phase::Fanout(fanout) = &mut self.threads[thread].phase {
-                fanout.children.push(child);
-                fanout.running += 1;
-            }
-        }
-    }
-
-    fn child_finished(&mut self, parent: ThreadId, child: ThreadId, outcome: Result<Value, Failure>) {
-        let slot = self.threads[child].slot;
-        if self.threads[child].child == self.threads[parent].child {
-            let child_last = self.threads[child].last_event;
-            self.threads[parent].last_event = self.threads[parent].last_event.max(child_last);
-        }
-        let Phase::Fanout(fanout) = &mut self.threads[parent].phase else { return };
-        fanout.running -= 1;
-        fanout.finished += 1;
-        let (is_map, map_run) = (fanout.is_map, fanout.map_run);
-        if is_map && map_run.is_none() {
-            let event = if outcome.is_ok() { EventType::MapIterationSucceeded } else { EventType::MapIterationFailed };
-            let details = Details { name: Some(self.state_name(parent)), index: Some(slot as u64), ..Details::default() };
-            self.record_for(parent, event, Some(details));
-        }
-        let Phase::Fanout(fanout) = &mut self.threads[parent].phase else { return };
-        let failure = match outcome {
-            Ok(output) => {
-                if let Some(place) = fanout.results.get_mut(slot) {
-                    *place = output;
-                }
-                None
-            }
-            Err(failure) => {
-                fanout.failures += 1;
-                if fanout.tolerates_failures() {
-                    if let Some(place) = fanout.results.get_mut(slot) {
-                        *place = failure_output(&failure);
-                    }
-                    None
-                } else {
-                    Some(failure)
-                }
-            }
-        };
-        if let Some(failure) = failure {
-            let failure = if fanout.tolerated_failures.is_some() || fanout.tolerated_percentage.is_some() {
-                Failure::new(names::EXCEED_TOLERATED_FAILURE_THRESHOLD, "The specified tolerated failure threshold was exceeded")
-            } else {
-                failure
-            };
-            self.abort_children(parent);
-            if let Some(run) = map_run {
-                // AWS exports the results of a failed Map Run too, then fails the Map.
-                if self.export_results(parent, run, Err(failure.clone())) {
-                    return;
-                }
-                self.close_map_run(run, MapRunStatus::Failed);
-            }
-            let events: &[EventType] = match (is_map, map_run.is_some()) {
-                (true, true) => &[EventType::MapRunFailed, EventType::MapStateFailed],
-                (true, false) => &[EventType::MapStateFailed],
-                (false, _) => &[EventType::ParallelStateFailed],
-            };
-            self.threads[parent].phase = Phase::Ready;
-            self.fail_state_recording(parent, failure, events);
-            return;
-        }
-        let done = fanout.finished == fanout.results.len();
-        if done {
-            let Phase::Fanout(fanout) = std::mem::replace(&mut self.threads[parent].phase, Phase::Ready) else { return };
-            if let Flow::Continue = self.fanout_done(parent, *fanout) {
-                self.ready.push_back(parent);
-            }
-        } else if is_map {
-            let (index, machine) = self.current_state(parent);
-            if let StateKind::Map(map) = &machine.states[index].kind {
-                self.start_iterations(parent, map);
-            }
-        }
-    }
-
-    fn fanout_done(&mut self, thread: ThreadId, fanout: Fanout) -> Flow {
-        let mut results = Value::Array(fanout.results);
-        if let Some(run) = fanout.map_run {
-            if self.export_results(thread, run, Ok(())) {
-                return Flow::Stop;
-            }
-            results = self.transformed_results(thread, run, results);
-        }
-        let succeeded = if fanout.is_map {
-            if let Some(run) = fanout.map_run {
-                self.record_for(thread, EventType::MapRunSucceeded, None);
-                self.close_map_run(run, MapRunStatus::Succeeded);
-            }
-            EventType::MapStateSucceeded
-        } else {
-            EventType::ParallelStateSucceeded
-        };
-        self.record_for(thread, succeeded, None);
-        self.threads[thread].phase = Phase::Ready;
-        self.finish_state(thread, Some(results), None)
-    }
-
-    fn abort_children(&mut self, parent: ThreadId) {
-        let Phase::Fanout(fanout) = &mut self.threads[parent].phase else { return };
-        let children = std::mem::take(&mut fanout.children);
-        fanout.running = 0;
-        fanout.waiting.clear();
-        let (is_map, distributed) = (fanout.is_map, fanout.map_run.is_some());
-        for child in children {
-            if matches!(self.threads[child].phase, Phase::Done) {
-                continue;
-            }
-            self.abort_thread(child);
-            if let Some(execution) = self.child_execution_root(child) {
-                self.close_child_execution(execution, EventType::ExecutionAborted, None, Status::Aborted(Failure::without_cause("")));
-            }
-            if is_map && !distributed {
-                let details = Details { name: Some(self.state_name(parent)), index: Some(self.threads[child].slot as u64), ..Details::default() };
-                self.record_for(parent, EventType::MapIterationAborted, Some(details));
-            }
-        }
     }
 
     /// Stops whatever a thread is doing, recording the aborted state as AWS does.
@@ -1376,9 +979,11 @@ impl Execution {
                 self.threads[thread].phase = Phase::Done;
                 Some(if is_map { EventType::MapStateAborted } else { EventType::ParallelStateAborted })
             }
-            Phase::ReadingItems(reading) => {
-                self.actions.remove(&reading.action);
-                self.commands.push(Command::Cancel { action: reading.action });
+            Phase::ReadingItems(stream) => {
+                if let Some(action) = stream.action {
+                    self.actions.remove(&action);
+                    self.commands.push(Command::Cancel { action });
+                }
                 Some(EventType::MapStateAborted)
             }
             Phase::WritingResults(writing) => {
@@ -1558,7 +1163,7 @@ impl Execution {
         let current = &self.threads[thread];
         let map_item = current.map_item.as_ref().map(|(index, value)| (*index, value));
         context_object(
-            &self.info,
+            &self.execution_info(thread),
             &StateContext {
                 name: &state.name,
                 entered_time: current.entered_time,
@@ -1572,9 +1177,26 @@ impl Execution {
     fn item_context(&self, thread: ThreadId, state: &State, index: usize, item: &Value) -> Value {
         let current = &self.threads[thread];
         context_object(
-            &self.info,
+            &self.execution_info(thread),
             &StateContext { name: &state.name, entered_time: current.entered_time, retry_count: None, task_token: None, map_item: Some((index, item)) },
         )
+    }
+
+    /// The execution a thread belongs to, as `$$.Execution` shows it: a distributed Map's
+    /// iteration is a child execution of its own.
+    fn execution_info(&self, thread: ThreadId) -> std::borrow::Cow<'_, ExecutionInfo> {
+        let Some(child) = self.threads[thread].child.and_then(|child| self.children.get(&child)) else {
+            return std::borrow::Cow::Borrowed(&self.info);
+        };
+        std::borrow::Cow::Owned(ExecutionInfo {
+            execution_arn: child.arn.clone(),
+            name: child.name.clone(),
+            start_time: child.start_time,
+            input: serde_json::from_str(&child.input).unwrap_or_default(),
+            input_text: child.input.clone(),
+            redrive_count: 0,
+            ..(*self.info).clone()
+        })
     }
 
     // ----- bookkeeping ---------------------------------------------------------------------------
@@ -1591,9 +1213,8 @@ impl Execution {
         child: Option<usize>,
         last_event: u64,
     ) -> ThreadId {
-        let id = self.threads.len();
         let state = machine.start_at;
-        self.threads.push(Thread {
+        let id = self.threads.push(Thread {
             machine,
             state,
             input,
@@ -1625,6 +1246,23 @@ impl Execution {
         current.machine.states[current.state].name.to_string()
     }
 
+    /// The action's owner, taken out; None when the action is not open or belonged to a thread
+    /// that was released since.
+    fn take_owner(&mut self, action: ActionId) -> Option<ActionOwner> {
+        let owner = self.actions.remove(&action)?;
+        let thread = match owner {
+            ActionOwner::Task(thread)
+            | ActionOwner::TaskTimeout(thread)
+            | ActionOwner::TaskHeartbeat(thread)
+            | ActionOwner::Wait(thread)
+            | ActionOwner::Backoff(thread)
+            | ActionOwner::ItemReader(thread)
+            | ActionOwner::ResultWriter(thread) => Some(thread),
+            ActionOwner::ExecutionTimeout => None,
+        };
+        thread.is_none_or(|thread| self.threads.contains(thread)).then_some(owner)
+    }
+
     fn new_action(&mut self, owner: ActionOwner) -> ActionId {
         let action = self.next_action;
         self.next_action += 1;
@@ -1639,7 +1277,8 @@ impl Execution {
     }
 
     fn record_in_child(&mut self, child: usize, event_type: EventType, previous_event_id: u64, details: Option<Details>) -> u64 {
-        let history = &mut self.children[child].history;
+        let Some(execution) = self.children.get_mut(&child) else { return 0 };
+        let history = &mut execution.history;
         let id = history.len() as u64 + 1;
         history.push(Event { id, previous_event_id, timestamp: self.now, event_type, details: details.map(Box::new) });
         self.touched.children.push(child);
@@ -1656,32 +1295,6 @@ impl Execution {
         };
         self.threads[thread].last_event = id;
         id
-    }
-}
-
-impl Fanout {
-    fn new(is_map: bool, map_run: Option<usize>, count: usize, max_concurrency: usize) -> Fanout {
-        Fanout {
-            is_map,
-            map_run,
-            children: Vec::new(),
-            running: 0,
-            waiting: VecDeque::new(),
-            results: vec![Value::Null; count],
-            finished: 0,
-            failures: 0,
-            tolerated_failures: None,
-            tolerated_percentage: None,
-            max_concurrency,
-        }
-    }
-
-    fn tolerates_failures(&self) -> bool {
-        let within_count = self.tolerated_failures.is_some_and(|allowed| self.failures as f64 <= allowed);
-        let within_percentage = self
-            .tolerated_percentage
-            .is_some_and(|allowed| (self.failures as f64) * 100.0 / (self.results.len().max(1) as f64) <= allowed);
-        within_count || within_percentage
     }
 }
 
@@ -1760,10 +1373,6 @@ pub(crate) fn states_binding(input: &Value, context: &Value) -> Map<String, Valu
     states.insert("input".into(), input.clone());
     states.insert("context".into(), context.clone());
     states
-}
-
-fn failure_output(failure: &Failure) -> Value {
-    json!({ "Error": failure.error, "Cause": failure.cause })
 }
 
 fn backoff_delay(retrier: &Retrier, attempts: u32, random: &mut fastrand::Rng) -> i64 {
@@ -2000,7 +1609,8 @@ mod tests {
         execution.task_failed(actions[1], Failure::new("Boom", "why"), 2);
         execution.run(2);
         assert_eq!(event_types(execution.history()), ["ExecutionStarted", "MapStateEntered", "MapStateStarted", "MapRunStarted", "MapRunFailed", "MapStateFailed", "ExecutionFailed"]);
-        let [first, second] = execution.child_executions() else { panic!() };
+        let children: Vec<&ChildExecution> = execution.child_executions().map(|(_, child)| child).collect();
+        let [first, second] = children.as_slice() else { panic!() };
         assert!(first.arn.starts_with("arn:aws:states:us-east-1:000000000000:execution:m/Run:"), "{}", first.arn);
         assert!(first.arn.ends_with(&first.name));
         assert_eq!(first.status, Status::Succeeded(json!("a")));
@@ -2018,11 +1628,24 @@ mod tests {
     }
 
     #[test]
+    fn a_child_execution_sees_itself_as_the_execution() {
+        let definition = json!({"StartAt": "Map", "States": {"Map": {
+            "Type": "Map", "Label": "Run", "End": true,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED"}, "StartAt": "Who", "States": {
+                "Who": {"Type": "Pass", "Parameters": {"id.$": "$$.Execution.Id", "name.$": "$$.Execution.Name", "input.$": "$$.Execution.Input"}, "End": true}}}}}});
+        let machine = Arc::new(StateMachine::compile(&definition).unwrap());
+        let mut execution = Execution::start(machine, ExecutionInfo { input: json!([7]), input_text: "[7]".into(), ..info() }, 0, 0);
+        execution.run(0);
+        let child = execution.child_execution(0).unwrap();
+        assert_eq!(execution.status(), &Status::Succeeded(json!([{"id": child.arn, "name": child.name, "input": 7}])));
+    }
+
+    #[test]
     fn child_execution_names_are_the_same_when_replayed() {
         let names = || {
             let mut execution = Execution::start(distributed(0), ExecutionInfo { input: json!([1]), input_text: "[1]".into(), ..info() }, 0, 0);
             execution.run(0);
-            (execution.map_runs()[0].arn.clone(), execution.child_executions()[0].arn.clone())
+            (execution.map_runs()[0].arn.clone(), execution.child_execution(0).unwrap().arn.clone())
         };
         assert_eq!(names(), names());
     }
@@ -2062,7 +1685,7 @@ mod tests {
         execution.stop(None, None, 5);
         assert_eq!(execution.map_runs()[0].status, MapRunStatus::Aborted);
         assert_eq!(execution.map_runs()[0].stop_time, Some(5));
-        let child = &execution.child_executions()[0];
+        let child = execution.child_execution(0).unwrap();
         assert!(matches!(child.status, Status::Aborted(_)));
         assert_eq!(event_types(child.history()).last(), Some(&"ExecutionAborted"));
         assert_eq!(execution.map_runs()[0].executions.aborted, 1);

@@ -3,8 +3,10 @@
 //! MapRunStarted / MapRunSucceeded / MapRunFailed. The interpreter keeps them; these are the
 //! shapes it exposes to its host (DescribeMapRun, ListExecutions by Map Run, child histories).
 
+use crate::context::iso_time;
 use crate::history::Event;
 use crate::interpreter::Status;
+use serde_json::{json, Map, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MapRunStatus {
@@ -43,6 +45,11 @@ pub struct MapRunCounts {
 impl MapRunCounts {
     fn all_pending(total: u64) -> MapRunCounts {
         MapRunCounts { pending: total, total, ..MapRunCounts::default() }
+    }
+
+    fn added(&mut self, count: u64) {
+        self.pending += count;
+        self.total += count;
     }
 
     fn started(&mut self, count: u64) {
@@ -122,6 +129,12 @@ impl MapRun {
         format!("{}/{}", self.state_machine_arn, self.label)
     }
 
+    /// More items were read (and iterations queued for them).
+    pub(crate) fn items_added(&mut self, items: u64, executions: u64) {
+        self.items.added(items);
+        self.executions.added(executions);
+    }
+
     pub(crate) fn child_started(&mut self, items: u64) {
         self.items.started(items);
         self.executions.started(1);
@@ -183,6 +196,53 @@ pub struct ChildExecution {
 impl ChildExecution {
     pub fn history(&self) -> &[Event] {
         &self.history
+    }
+}
+
+/// A closed child execution as a ResultWriter exports it (with Transformation NONE, and every
+/// failure): made from the interpreter's own children or from the host's stored rows alike.
+#[derive(Debug, Clone, Copy)]
+pub struct ResultRecord<'a> {
+    pub execution_arn: &'a str,
+    pub name: &'a str,
+    pub input: &'a str,
+    /// The Map Run's child state machine (`...:stateMachine:NAME/LABEL`).
+    pub state_machine_arn: &'a str,
+    /// SUCCEEDED, FAILED, TIMED_OUT or ABORTED.
+    pub status: &'a str,
+    pub output: Option<&'a str>,
+    pub error: Option<&'a str>,
+    pub cause: Option<&'a str>,
+    pub start_ms: i64,
+    pub stop_ms: Option<i64>,
+}
+
+impl ResultRecord<'_> {
+    pub fn to_json(&self) -> Value {
+        let mut record = Map::new();
+        record.insert("ExecutionArn".into(), json!(self.execution_arn));
+        record.insert("Input".into(), json!(self.input));
+        record.insert("InputDetails".into(), json!({ "Included": true }));
+        record.insert("Name".into(), json!(self.name));
+        if self.status == "SUCCEEDED" {
+            record.insert("Output".into(), json!(self.output.unwrap_or("null")));
+            record.insert("OutputDetails".into(), json!({ "Included": true }));
+        } else {
+            record.insert("Error".into(), json!(self.error.unwrap_or_default()));
+            if let Some(cause) = self.cause {
+                record.insert("Cause".into(), json!(cause));
+            }
+        }
+        record.insert("RedriveCount".into(), json!(0));
+        record.insert("RedriveStatus".into(), json!("NOT_REDRIVABLE"));
+        record.insert("RedriveStatusReason".into(), json!(format!("Execution is {} and cannot be redriven", self.status)));
+        record.insert("StartDate".into(), json!(iso_time(self.start_ms)));
+        record.insert("StateMachineArn".into(), json!(self.state_machine_arn));
+        record.insert("Status".into(), json!(self.status));
+        if let Some(stop) = self.stop_ms {
+            record.insert("StopDate".into(), json!(iso_time(stop)));
+        }
+        Value::Object(record)
     }
 }
 

@@ -9,12 +9,15 @@ pub const SDK_CREDENTIAL: &str = "switchyard";
 /// An S3 other than this server's (`--s3-endpoint`) that Switchyard and every task use instead.
 #[derive(Clone, Debug)]
 pub struct ExternalS3 {
-    /// `http://HOST:PORT`, addressed path-style.
+    /// `http(s)://HOST:PORT`, addressed path-style.
     pub endpoint: String,
     /// The region requests to it are signed for.
     pub region: String,
     pub access_key_id: String,
     pub secret_access_key: String,
+    /// The CA certificates (a PEM file) an https endpoint's certificate is checked with, when
+    /// not the platform's: tasks get it too, or their SDKs would refuse the endpoint.
+    pub ca_bundle: Option<String>,
 }
 
 /// The variables, in order, for a server at `endpoint` (when known) in `region`, with S3 at
@@ -31,6 +34,11 @@ pub fn sdk_environment(endpoint: Option<&str>, region: &str, external_s3: Option
             environment.push(("AWS_ACCESS_KEY_ID".to_owned(), s3.access_key_id.clone()));
             environment.push(("AWS_SECRET_ACCESS_KEY".to_owned(), s3.secret_access_key.clone()));
             // No session token: a real S3 rejects one it did not issue.
+            if let Some(ca_bundle) = &s3.ca_bundle {
+                // The AWS SDKs' and CLI's variable, and OpenSSL's for other clients.
+                environment.push(("AWS_CA_BUNDLE".to_owned(), ca_bundle.clone()));
+                environment.push(("SSL_CERT_FILE".to_owned(), ca_bundle.clone()));
+            }
         }
         None => {
             for variable in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] {
@@ -59,12 +67,22 @@ mod tests {
 
     #[test]
     fn an_external_s3_gets_s3_calls_and_its_own_credentials() {
-        let s3 = ExternalS3 { endpoint: "http://127.0.0.1:9000".into(), region: "us-east-1".into(), access_key_id: "minio".into(), secret_access_key: "minio-secret".into() };
+        let s3 = ExternalS3 { endpoint: "http://127.0.0.1:9000".into(), region: "us-east-1".into(), access_key_id: "minio".into(), secret_access_key: "minio-secret".into(), ca_bundle: None };
         let environment = sdk_environment(Some("http://127.0.0.1:8083"), "us-east-1", Some(&s3));
         let value = |name: &str| environment.iter().find(|(variable, _)| variable == name).map(|(_, value)| value.as_str());
         assert_eq!(value("AWS_ENDPOINT_URL"), Some("http://127.0.0.1:8083"));
         assert_eq!(value("AWS_ENDPOINT_URL_S3"), Some("http://127.0.0.1:9000"));
         assert_eq!((value("AWS_ACCESS_KEY_ID"), value("AWS_SECRET_ACCESS_KEY")), (Some("minio"), Some("minio-secret")));
         assert_eq!(value("AWS_SESSION_TOKEN"), None);
+        assert_eq!(value("AWS_CA_BUNDLE"), None);
+    }
+
+    #[test]
+    fn an_external_s3_with_its_own_ca_gives_tasks_the_ca_file() {
+        let s3 = ExternalS3 { endpoint: "https://s3.internal:9000".into(), region: "us-east-1".into(), access_key_id: "k".into(), secret_access_key: "s".into(), ca_bundle: Some("/etc/ca.pem".into()) };
+        let environment = sdk_environment(None, "us-east-1", Some(&s3));
+        assert!(environment.contains(&("AWS_ENDPOINT_URL_S3".to_owned(), "https://s3.internal:9000".to_owned())));
+        assert!(environment.contains(&("AWS_CA_BUNDLE".to_owned(), "/etc/ca.pem".to_owned())));
+        assert!(environment.contains(&("SSL_CERT_FILE".to_owned(), "/etc/ca.pem".to_owned())));
     }
 }

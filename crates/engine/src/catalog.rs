@@ -1389,6 +1389,10 @@ mod tests {
             self.inner.executions(state_machine_arn, status)
         }
 
+        fn executions_after(&self, state_machine_arn: &str, after: Option<store::ExecutionPosition>, limit: usize) -> Result<Vec<(store::ExecutionPosition, ExecutionRecord)>, StoreError> {
+            self.inner.executions_after(state_machine_arn, after, limit)
+        }
+
         fn open_executions(&self) -> Result<Vec<(ExecutionRecord, Vec<String>)>, StoreError> {
             self.inner.open_executions()
         }

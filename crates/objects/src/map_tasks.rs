@@ -9,19 +9,30 @@ use crate::ObjectStore;
 use asl::failure::names;
 use asl::interpreter::{Integration, TaskRequest};
 use asl::Failure;
+use engine::runtime::MapRunResults;
 use engine::{TaskContext, TaskDispatcher};
 use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub struct MapDataTasks {
     store: Arc<dyn ObjectStore>,
+    /// The stored child executions whose results a ResultWriter exports.
+    children: MapRunResults,
+    /// Where result files are put together before they are uploaded.
+    spool: PathBuf,
     /// Requests run on worker threads; the store's calls are async.
     runtime: tokio::runtime::Handle,
 }
 
 impl MapDataTasks {
-    pub fn new(store: Arc<dyn ObjectStore>, runtime: tokio::runtime::Handle) -> MapDataTasks {
-        MapDataTasks { store, runtime }
+    /// Empties `spool` (of what an interrupted export left) or creates it.
+    pub fn open(store: Arc<dyn ObjectStore>, children: MapRunResults, spool: &Path, runtime: tokio::runtime::Handle) -> std::io::Result<MapDataTasks> {
+        if spool.exists() {
+            std::fs::remove_dir_all(spool)?;
+        }
+        std::fs::create_dir_all(spool)?;
+        Ok(MapDataTasks { store, children, spool: spool.to_owned(), runtime })
     }
 
     async fn call(&self, action: &str, parameters: &Value) -> Result<Value, Failure> {
@@ -33,7 +44,7 @@ impl MapDataTasks {
                     .map_err(|failure| Failure::new(names::ITEM_READER_FAILED, failure.0))?;
                 Ok(json!({ "Items": items, "Cursor": cursor }))
             }
-            "putObject" => write_results(self.store.as_ref(), parameters).await.map_err(|cause| Failure::new(names::RESULT_WRITER_FAILED, cause)),
+            "putObject" => write_results(self.store.as_ref(), &self.children, parameters, &self.spool).await.map_err(|cause| Failure::new(names::RESULT_WRITER_FAILED, cause)),
             other => Err(Failure::new(names::RUNTIME, format!("'arn:aws:states:::s3:{other}' is not an ItemReader or ResultWriter resource"))),
         }
     }

@@ -1,7 +1,9 @@
 //! An external S3 (AWS, MinIO, Garage, Ceph, s3s-fs) as Switchyard's object store, for
 //! `--s3-endpoint`: requests are presigned with SigV4 (`rusty-s3`, path-style addressing, so any
-//! endpoint and bucket name work without DNS) and sent over plain HTTP/1.1 keep-alive connections;
-//! S3's error answers become the same [`ObjectError`]s the embedded store returns.
+//! endpoint and bucket name work without DNS) and sent over HTTP/1.1 keep-alive connections, in
+//! TLS for an `https` endpoint (its certificate checked against the platform's root
+//! certificates, or the CA file `SSL_CERT_FILE` names); S3's error answers become the same
+//! [`ObjectError`]s the embedded store returns.
 
 use crate::disk::{Attributes, ObjectInfo};
 use crate::list::{ListRequest, Listing};
@@ -13,6 +15,7 @@ use futures::TryStreamExt;
 use http_body_util::{BodyExt, BodyDataStream, Full};
 use hyper::body::Incoming;
 use hyper::{HeaderMap, Method, Request, Response, StatusCode};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use rusty_s3::actions::{CreateBucket, DeleteBucket, GetObject, HeadBucket, HeadObject, ListObjectsV2, PutObject};
@@ -29,19 +32,26 @@ pub struct RemoteObjects {
     endpoint: url::Url,
     region: String,
     credentials: Credentials,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
 
 impl RemoteObjects {
-    /// Fails on an endpoint that is not an `http://` URL (TLS is not built in: an `https`
-    /// endpoint is reached through a local TLS-terminating proxy).
+    /// Fails on an endpoint that is not an `http://` or `https://` URL, and for `https` when no
+    /// root certificate can be loaded.
     pub fn new(external: &ExternalS3) -> Result<RemoteObjects, ObjectError> {
-        let endpoint = url::Url::parse(&external.endpoint).map_err(|error| ObjectError::InvalidArgument(format!("--s3-endpoint {}: {error}", external.endpoint)))?;
-        if endpoint.scheme() != "http" || endpoint.host_str().is_none() {
-            return Err(ObjectError::InvalidArgument(format!("--s3-endpoint {}: an http://HOST[:PORT] URL is needed (https is not built in)", external.endpoint)));
-        }
+        let invalid = |problem: String| ObjectError::InvalidArgument(format!("--s3-endpoint {}: {problem}", external.endpoint));
+        let endpoint = url::Url::parse(&external.endpoint).map_err(|error| invalid(error.to_string()))?;
+        let https = match endpoint.scheme() {
+            _ if endpoint.host_str().is_none() => return Err(invalid("an http(s)://HOST[:PORT] URL is needed".into())),
+            "http" => false,
+            "https" => true,
+            other => return Err(invalid(format!("the scheme {other} is not http or https"))),
+        };
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
+        // The TLS layer below hands https URLs to this connector too.
+        connector.enforce_http(false);
+        let connector = HttpsConnectorBuilder::new().with_tls_config(tls_config(https).map_err(invalid)?).https_or_http().enable_http1().wrap_connector(connector);
         Ok(RemoteObjects {
             endpoint,
             region: external.region.clone(),
@@ -62,7 +72,7 @@ impl RemoteObjects {
             request = request.header(*name, *value);
         }
         let request = request.body(Full::new(body)).map_err(|error| ObjectError::InvalidArgument(error.to_string()))?;
-        let response = self.client.request(request).await.map_err(|error| unreachable_endpoint(&self.endpoint, error))?;
+        let response = self.client.request(request).await.map_err(|error| unreachable_endpoint(&self.endpoint, &error))?;
         if response.status().is_success() {
             return Ok(response);
         }
@@ -84,6 +94,24 @@ impl RemoteObjects {
     }
 }
 
+/// How certificates are checked: against the platform's root certificates, or the PEM file
+/// SSL_CERT_FILE (or the directories SSL_CERT_DIR) names, as OpenSSL-based clients read them. An
+/// http endpoint never handshakes and trusts nothing.
+fn tls_config(https: bool) -> Result<rustls::ClientConfig, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    if https {
+        let loaded = rustls_native_certs::load_native_certs();
+        let (added, _) = roots.add_parsable_certificates(loaded.certs);
+        if added == 0 {
+            let source = std::env::var("SSL_CERT_FILE").map_or_else(|_| "the platform's certificate store".to_owned(), |file| format!("SSL_CERT_FILE={file}"));
+            let errors: Vec<String> = loaded.errors.iter().map(ToString::to_string).collect();
+            return Err(format!("no root certificate to check its TLS certificate with in {source} ({})", errors.join("; ")));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions().map_err(|error| error.to_string())?.with_root_certificates(roots).with_no_client_auth())
+}
+
 /// What a request was about, to name it in the error S3 answers with.
 #[derive(Clone, Copy)]
 enum Subject<'a> {
@@ -91,8 +119,16 @@ enum Subject<'a> {
     Key(&'a str, &'a str),
 }
 
-fn unreachable_endpoint(endpoint: &url::Url, error: impl std::fmt::Display) -> ObjectError {
-    ObjectError::Remote { code: "ServiceUnavailable".into(), message: format!("the external S3 at {endpoint} did not answer: {error}"), status: 503 }
+/// A request that got no answer: the message names the endpoint and the innermost cause (a
+/// refused connection, a certificate that does not verify), which hyper's error only wraps.
+fn unreachable_endpoint(endpoint: &url::Url, error: &(dyn std::error::Error + 'static)) -> ObjectError {
+    let mut message = format!("the external S3 at {endpoint} could not be reached: {error}");
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    ObjectError::Remote { code: "ServiceUnavailable".into(), message, status: 503 }
 }
 
 async fn collect(response: Response<Incoming>) -> Result<Bytes, ObjectError> {
@@ -302,12 +338,50 @@ mod tests {
         assert_eq!((error.code(), error.status(), error.to_string()), ("AccessDenied", 403, "Access Denied".to_owned()));
     }
 
+    /// A throwaway self-signed root (its key discarded): what SSL_CERT_FILE names in these tests,
+    /// so that they do not depend on the machine's certificate store.
+    const TEST_ROOT: &str = "-----BEGIN CERTIFICATE-----\nMIIBlTCCATugAwIBAgIUYEEsOmAuvGHKXHWiFalrp03whRAwCgYIKoZIzj0EAwIw\nHzEdMBsGA1UEAwwUU3dpdGNoeWFyZCB0ZXN0IHJvb3QwIBcNMjYxMTIzMjAxOTEx\nWhgPMjEyNjEwMzAyMDE5MTFaMB8xHTAbBgNVBAMMFFN3aXRjaHlhcmQgdGVzdCBy\nb290MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEAFVA2EbJloAK1Yz2XAaDZ5F/\ny3HaznT9OD6eKUVJU+co3q1yb5ch2ErJkvqPoeXTw9OdAp7xWDQi90hBePP+MqNT\nMFEwHQYDVR0OBBYEFHoh6qZCwu3wwxwxUF/zTKavkmU9MB8GA1UdIwQYMBaAFHoh\n6qZCwu3wwxwxUF/zTKavkmU9MA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwID\nSAAwRQIgDOoLRNxydQYj5nw+U876R5SVvnYGXG+ofC/SzNAWI0oCIQC9lbmK1fnH\nNDEeAFUVeuC03KojvymUPavwX/OjuNL6Yg==\n-----END CERTIFICATE-----\n";
+
+    fn external(endpoint: &str) -> ExternalS3 {
+        ExternalS3 { endpoint: endpoint.into(), region: "us-east-1".into(), access_key_id: "k".into(), secret_access_key: "s".into(), ca_bundle: None }
+    }
+
+    /// Points SSL_CERT_FILE at `pem` (nextest runs each test in its own process: the variables
+    /// reach no other test).
+    fn trust(pem: Option<&str>) {
+        let file = std::env::temp_dir().join(format!("objects-root-{}.pem", uuid::Uuid::new_v4()));
+        if let Some(pem) = pem {
+            std::fs::write(&file, pem).unwrap();
+        }
+        std::env::set_var("SSL_CERT_FILE", &file);
+        std::env::remove_var("SSL_CERT_DIR");
+    }
+
     #[test]
-    fn only_plain_http_endpoints_are_accepted() {
-        let external = |endpoint: &str| ExternalS3 { endpoint: endpoint.into(), region: "us-east-1".into(), access_key_id: "k".into(), secret_access_key: "s".into() };
+    fn http_and_https_endpoints_are_accepted() {
+        trust(Some(TEST_ROOT));
         assert!(RemoteObjects::new(&external("http://127.0.0.1:9000")).is_ok());
-        assert!(RemoteObjects::new(&external("https://s3.amazonaws.com")).is_err());
+        assert!(RemoteObjects::new(&external("https://s3.amazonaws.com")).is_ok());
+        assert!(RemoteObjects::new(&external("ftp://127.0.0.1:9000")).is_err());
         assert!(RemoteObjects::new(&external("not a url")).is_err());
+    }
+
+    #[test]
+    fn an_https_endpoint_without_root_certificates_is_refused_naming_ssl_cert_file() {
+        trust(None);
+        let Err(error) = RemoteObjects::new(&external("https://localhost:9000")) else { panic!("an https endpoint with no root certificate") };
+        assert!(error.to_string().starts_with("--s3-endpoint https://localhost:9000: no root certificate to check its TLS certificate with in SSL_CERT_FILE="), "{error}");
+        assert!(RemoteObjects::new(&external("http://localhost:9000")).is_ok(), "http needs no root certificate");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_endpoint_is_named_with_the_cause() {
+        trust(Some(TEST_ROOT));
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let error = RemoteObjects::new(&external(&format!("https://{closed}"))).unwrap().put_bucket("b").await.unwrap_err();
+        assert_eq!(error.code(), "ServiceUnavailable");
+        assert!(error.to_string().starts_with(&format!("the external S3 at https://{closed}/ could not be reached: ")), "{error}");
+        assert!(error.to_string().to_lowercase().contains("connection refused"), "{error}");
     }
 
     #[test]

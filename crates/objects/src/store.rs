@@ -5,7 +5,7 @@ use crate::journal::{self, Entry, Journal, Located, Record, Segment};
 use crate::list::{self, ListRequest, Listing};
 use crate::ObjectError;
 use bytes::Bytes;
-use futures::{Stream, StreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -47,6 +47,12 @@ pub trait ObjectStore: Send + Sync {
     /// The object's metadata and its bytes from `range` (first byte, last byte inclusive).
     async fn get_object(&self, bucket: &str, key: &str, range: Option<(u64, Option<u64>)>) -> Result<(ObjectInfo, ObjectStream), ObjectError>;
     async fn put_object(&self, bucket: &str, key: &str, body: Bytes, attributes: Attributes) -> Result<ObjectInfo, ObjectError>;
+    /// Stores an object whose bytes arrive as a stream (a Map Run's result file can be larger
+    /// than memory). This default gathers them first.
+    async fn put_object_streamed(&self, bucket: &str, key: &str, body: ObjectStream, attributes: Attributes) -> Result<ObjectInfo, ObjectError> {
+        let chunks: Vec<Bytes> = body.try_collect().await.map_err(ObjectError::Io)?;
+        self.put_object(bucket, key, Bytes::from(chunks.concat()), attributes).await
+    }
     async fn list_objects(&self, bucket: &str, request: &ListRequest<'_>) -> Result<Listing, ObjectError>;
     async fn copy_object(&self, source_bucket: &str, source_key: &str, bucket: &str, key: &str) -> Result<ObjectInfo, ObjectError>;
     /// CreateBucket; fails with `BucketAlreadyOwnedByYou` when the bucket exists. (Named apart
@@ -697,6 +703,10 @@ impl ObjectStore for Arc<Objects> {
 
     async fn put_object(&self, bucket: &str, key: &str, body: Bytes, attributes: Attributes) -> Result<ObjectInfo, ObjectError> {
         self.put(bucket, key, futures::stream::iter([Ok::<_, ObjectError>(body)]), attributes).await
+    }
+
+    async fn put_object_streamed(&self, bucket: &str, key: &str, body: ObjectStream, attributes: Attributes) -> Result<ObjectInfo, ObjectError> {
+        self.put(bucket, key, body, attributes).await
     }
 
     async fn list_objects(&self, bucket: &str, request: &ListRequest<'_>) -> Result<Listing, ObjectError> {

@@ -43,6 +43,15 @@ pub struct ExecutionRecord {
     pub body: String,
 }
 
+/// Where an execution stands in a state machine's executions in start order (the order pages of
+/// `executions_after` follow).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ExecutionPosition {
+    pub start_ms: i64,
+    /// Breaks ties between executions started in the same millisecond: first stored, first.
+    pub sequence: i64,
+}
+
 /// A document of the engine's catalog: a state machine, version, alias, activity, tag set, ...
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Document {
@@ -82,6 +91,10 @@ pub trait Store: Send + Sync + 'static {
     /// Executions of a state machine (all when None) with the given status (all when None),
     /// newest first.
     fn executions(&self, state_machine_arn: Option<&str>, status: Option<&str>) -> Result<Vec<ExecutionRecord>, StoreError>;
+
+    /// At most `limit` executions of a state machine in start order, after `after` (None: from the
+    /// first), with their positions: a Map Run's children are read this way, never all at once.
+    fn executions_after(&self, state_machine_arn: &str, after: Option<ExecutionPosition>, limit: usize) -> Result<Vec<(ExecutionPosition, ExecutionRecord)>, StoreError>;
 
     /// Executions still RUNNING, with their input logs in order: what recovery replays.
     fn open_executions(&self) -> Result<Vec<(ExecutionRecord, Vec<String>)>, StoreError>;

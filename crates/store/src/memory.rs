@@ -1,6 +1,6 @@
 //! A store in memory: nothing survives the process. For tests, and for runs that keep nothing.
 
-use crate::{Acknowledge, Document, ExecutionRecord, Store, StoreError, Write};
+use crate::{Acknowledge, Document, ExecutionPosition, ExecutionRecord, Store, StoreError, Write};
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
@@ -13,6 +13,9 @@ pub struct MemoryStore {
 struct Data {
     documents: BTreeMap<(String, String), String>,
     executions: BTreeMap<String, ExecutionRecord>,
+    /// When each execution was first stored: ties of start time go by it.
+    sequences: BTreeMap<String, i64>,
+    next_sequence: i64,
     history: BTreeMap<String, Vec<String>>,
     inputs: BTreeMap<String, Vec<String>>,
 }
@@ -37,6 +40,10 @@ impl Data {
                 self.documents.remove(&(kind, key));
             }
             Write::PutExecution(record) => {
+                if !self.sequences.contains_key(&record.arn) {
+                    self.sequences.insert(record.arn.clone(), self.next_sequence);
+                    self.next_sequence += 1;
+                }
                 self.executions.insert(record.arn.clone(), record);
             }
             Write::AppendHistory { execution_arn, first_event_id, events } => {
@@ -55,6 +62,7 @@ impl Data {
             }
             Write::DeleteExecution { arn } => {
                 self.executions.remove(&arn);
+                self.sequences.remove(&arn);
                 self.history.remove(&arn);
                 self.inputs.remove(&arn);
             }
@@ -92,6 +100,20 @@ impl Store for MemoryStore {
             .collect();
         records.sort_by_key(|record| std::cmp::Reverse(record.start_ms));
         Ok(records)
+    }
+
+    fn executions_after(&self, state_machine_arn: &str, after: Option<ExecutionPosition>, limit: usize) -> Result<Vec<(ExecutionPosition, ExecutionRecord)>, StoreError> {
+        let data = self.data();
+        let mut page: Vec<(ExecutionPosition, ExecutionRecord)> = data
+            .executions
+            .values()
+            .filter(|record| record.state_machine_arn == state_machine_arn)
+            .map(|record| (ExecutionPosition { start_ms: record.start_ms, sequence: data.sequences.get(&record.arn).copied().unwrap_or_default() }, record.clone()))
+            .filter(|(position, _)| after.is_none_or(|after| *position > after))
+            .collect();
+        page.sort_by_key(|(position, _)| *position);
+        page.truncate(limit);
+        Ok(page)
     }
 
     fn open_executions(&self) -> Result<Vec<(ExecutionRecord, Vec<String>)>, StoreError> {

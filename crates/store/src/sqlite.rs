@@ -13,7 +13,7 @@
 //! Reads use a small pool of read-only connections. WAL readers never block the writer, and since a
 //! batch is acknowledged after its commit, every read started afterwards sees it.
 
-use crate::{Acknowledge, Document, ExecutionRecord, Store, StoreError, Write};
+use crate::{Acknowledge, Document, ExecutionPosition, ExecutionRecord, Store, StoreError, Write};
 use rusqlite::types::FromSqlError;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
 use serde_json::value::RawValue;
@@ -82,6 +82,8 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 const EXECUTION_COLUMNS: &str = "arn, state_machine_arn, name, status, start_ms, stop_ms, body";
+/// The number of columns `EXECUTION_COLUMNS` names (a query may select more after them).
+const EXECUTION_COLUMN_COUNT: usize = 7;
 
 /// A batch on its way to the writer. Writes that were rejected before reaching the database
 /// travel as the error, so that `done` still runs on the writer thread as the trait promises.
@@ -215,6 +217,26 @@ impl Store for SqliteStore {
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
         .context(|| "cannot list executions")
+    }
+
+    fn executions_after(&self, state_machine_arn: &str, after: Option<ExecutionPosition>, limit: usize) -> Result<Vec<(ExecutionPosition, ExecutionRecord)>, StoreError> {
+        let after = after.unwrap_or(ExecutionPosition { start_ms: i64::MIN, sequence: i64::MIN });
+        self.read(|connection| {
+            // The state machine's index orders by start time, then rowid: a page is a range scan.
+            let sql = format!(
+                "SELECT {EXECUTION_COLUMNS}, rowid FROM executions INDEXED BY executions_by_state_machine
+                 WHERE state_machine_arn = ?1 AND start_ms >= ?2 AND (start_ms > ?2 OR rowid > ?3)
+                 ORDER BY start_ms, rowid LIMIT ?4"
+            );
+            let mut statement = connection.prepare_cached(&sql)?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let rows = statement.query_map(params![state_machine_arn, after.start_ms, after.sequence, limit], |row| {
+                let record = execution_from_row(row)?;
+                Ok((ExecutionPosition { start_ms: record.start_ms, sequence: row.get(EXECUTION_COLUMN_COUNT)? }, record))
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+        .context(|| format!("cannot list the executions of {state_machine_arn}"))
     }
 
     fn open_executions(&self) -> Result<Vec<(ExecutionRecord, Vec<String>)>, StoreError> {

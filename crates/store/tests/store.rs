@@ -306,3 +306,31 @@ fn a_store_written_by_a_newer_schema_is_refused() {
     let error = SqliteStore::open(&dir).err().unwrap();
     assert!(error.0.ends_with("schema version 99 is newer than this build knows (1)"), "{error}");
 }
+
+#[test]
+fn executions_come_page_by_page_in_start_order_whatever_the_store() {
+    let dir = fresh_dir("pages");
+    let stores: [Arc<dyn Store>; 2] = [Arc::new(SqliteStore::open(&dir).unwrap()), Arc::new(store::MemoryStore::new())];
+    for store in stores {
+        // Three in the same millisecond (stored in this order), one earlier, one of another machine.
+        let same_ms = ["c", "a", "b"].map(|name| execution("Run", name, "RUNNING", 20, None));
+        let earlier = execution("Run", "z", "SUCCEEDED", 10, Some(11));
+        let other = execution("Other", "o", "RUNNING", 15, None);
+        let writes = same_ms.iter().chain([&earlier, &other]).cloned().map(Write::PutExecution).collect();
+        commit(store.as_ref(), writes).unwrap();
+        // Closing one rewrites its row without moving it.
+        let mut closed = same_ms[0].clone();
+        closed.status = "SUCCEEDED".into();
+        commit(store.as_ref(), vec![Write::PutExecution(closed)]).unwrap();
+        let run_arn = same_ms[0].state_machine_arn.clone();
+        let mut names = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store.executions_after(&run_arn, after, 2).unwrap();
+            let Some((last, _)) = page.last() else { break };
+            after = Some(*last);
+            names.extend(page.into_iter().map(|(_, record)| record.name));
+        }
+        assert_eq!(names, ["z", "c", "a", "b"]);
+    }
+}

@@ -3,24 +3,46 @@
 //! ItemReader: the host reads the items a page at a time (`RunTask` with the reader's resource,
 //! `arn:aws:states:::s3:getObject` or `...:s3:listObjectsV2`, and parameters
 //! `{"Reader": {"Resource", "ReaderConfig", "Parameters"}, "Cursor", "Limit"}`) and answers
-//! `{"Items": [...], "Cursor": next or null}`. ResultWriter: once the Map Run ends the host writes
-//! the results (`RunTask` with `arn:aws:states:::s3:putObject` and parameters
-//! `{"Parameters": {"Bucket", "Prefix"}, "MapRunArn", "OutputType", "Succeeded": [...],
-//! "Failed": [...]}`) and answers `{"Bucket", "Key"}` (of manifest.json).
+//! `{"Items": [...], "Cursor": next or null}`. The Map starts with the first page and asks for
+//! the next while iterations run, whenever fewer than a page's worth wait: items are never all in
+//! memory. ResultWriter: once the Map Run ends the host exports the results of its child
+//! executions, which it has stored (`RunTask` with `arn:aws:states:::s3:putObject` and
+//! parameters `{"Parameters": {"Bucket", "Prefix"}, "MapRunArn", "OutputType",
+//! "Transformation"}`), and answers `{"Bucket", "Key"}` (of manifest.json).
 
+use super::fanout::exceeded_tolerance;
 use super::*;
-use crate::context::iso_time;
+use crate::map_run::ResultRecord;
 
 /// Items asked of the host at a time.
 const PAGE_ITEMS: usize = 1000;
 
-pub(crate) struct ItemReading {
-    pub(super) action: ActionId,
+/// The items of an ItemReader still to be read.
+pub(crate) struct ItemStream {
     /// The resolved reader the host is given with each page's cursor.
     reader: Value,
-    items: Vec<Value>,
-    /// ReaderConfig MaxItems (usize::MAX: all).
-    max_items: usize,
+    cursor: Value,
+    /// The page being read.
+    pub(super) action: Option<ActionId>,
+    /// What ReaderConfig MaxItems still allows (usize::MAX: all).
+    remaining: usize,
+    /// No page is left.
+    pub(super) exhausted: bool,
+}
+
+impl ItemStream {
+    /// Takes a page's items and where the next page starts.
+    fn advance(&mut self, mut page: Value) -> Result<Vec<Value>, Failure> {
+        self.action = None;
+        let Some(Value::Array(mut items)) = page.get_mut("Items").map(Value::take) else {
+            return Err(Failure::new(names::ITEM_READER_FAILED, "The item reader answered without items."));
+        };
+        items.truncate(self.remaining);
+        self.remaining -= items.len();
+        self.cursor = page.get_mut("Cursor").map(Value::take).unwrap_or_default();
+        self.exhausted = self.cursor.is_null() || self.remaining == 0;
+        Ok(items)
+    }
 }
 
 pub(crate) struct ResultWriting {
@@ -28,9 +50,6 @@ pub(crate) struct ResultWriting {
     pub(super) run: usize,
     /// How the Map ends once the results are written.
     outcome: Result<(), Failure>,
-    /// The items and child executions whose results are written.
-    items: u64,
-    executions: u64,
 }
 
 impl Execution {
@@ -55,17 +74,32 @@ impl Execution {
             None => usize::MAX,
         };
         let reader = json!({ "Resource": reader.resource, "ReaderConfig": reader.config, "Parameters": parameters });
-        let action = self.request_items(thread, &reader, Value::Null, max_items);
-        self.threads[thread].phase = Phase::ReadingItems(Box::new(ItemReading { action, reader, items: Vec::new(), max_items }));
+        let mut stream = ItemStream { reader, cursor: Value::Null, action: None, remaining: max_items, exhausted: false };
+        stream.action = Some(self.request_items(thread, &stream));
+        self.threads[thread].phase = Phase::ReadingItems(Box::new(stream));
         Ok(Flow::Stop)
     }
 
-    fn request_items(&mut self, thread: ThreadId, reader: &Value, cursor: Value, remaining: usize) -> ActionId {
+    fn request_items(&mut self, thread: ThreadId, stream: &ItemStream) -> ActionId {
         let action = self.new_action(ActionOwner::ItemReader(thread));
-        let resource = reader["Resource"].as_str().unwrap_or_default().to_owned();
-        let parameters = json!({ "Reader": reader, "Cursor": cursor, "Limit": remaining.min(PAGE_ITEMS) });
+        let resource = stream.reader["Resource"].as_str().unwrap_or_default().to_owned();
+        let parameters = json!({ "Reader": stream.reader, "Cursor": stream.cursor, "Limit": stream.remaining.min(PAGE_ITEMS) });
         self.host_request(thread, action, resource, parameters);
         action
+    }
+
+    /// Asks for the next page when a running Map has fewer than a page of items waiting (items,
+    /// not iterations: a batch of a thousand holds as much as a page).
+    pub(super) fn read_more_items(&mut self, thread: ThreadId) {
+        let Phase::Fanout(fanout) = &mut self.threads[thread].phase else { return };
+        let waiting = fanout.waiting_items;
+        let Some(mut stream) = fanout.stream.take() else { return };
+        if !stream.exhausted && stream.action.is_none() && waiting < PAGE_ITEMS as u64 {
+            stream.action = Some(self.request_items(thread, &stream));
+        }
+        if let Phase::Fanout(fanout) = &mut self.threads[thread].phase {
+            fanout.stream = Some(stream);
+        }
     }
 
     fn host_request(&mut self, thread: ThreadId, action: ActionId, resource: String, parameters: Value) {
@@ -82,36 +116,52 @@ impl Execution {
         })));
     }
 
-    /// A page of items arrived: ask for the next, or start the Map over them all.
-    pub(super) fn items_read(&mut self, thread: ThreadId, mut page: Value) {
-        let Phase::ReadingItems(reading) = &mut self.threads[thread].phase else { return };
-        let Some(Value::Array(items)) = page.get_mut("Items").map(Value::take) else {
-            return self.items_failed(thread, Failure::new(names::ITEM_READER_FAILED, "The item reader answered without items."));
-        };
-        reading.items.extend(items);
-        reading.items.truncate(reading.max_items);
-        let cursor = page.get_mut("Cursor").map(Value::take).unwrap_or_default();
-        if !cursor.is_null() && reading.items.len() < reading.max_items {
-            let (reader, remaining) = (reading.reader.clone(), reading.max_items - reading.items.len());
-            let action = self.request_items(thread, &reader, cursor, remaining);
-            if let Phase::ReadingItems(reading) = &mut self.threads[thread].phase {
-                reading.action = action;
-            }
-            return;
-        }
-        let Phase::ReadingItems(reading) = std::mem::replace(&mut self.threads[thread].phase, Phase::Ready) else { return };
+    /// A page of items arrived: the first starts the Map, the others join its iterations.
+    pub(super) fn items_read(&mut self, thread: ThreadId, page: Value) {
         let (index, machine) = self.current_state(thread);
         let state = &machine.states[index];
         let StateKind::Map(map) = &state.kind else { return };
-        let outcome = self.map_over(thread, state, map, reading.items);
-        if let Flow::Continue = self.settle_attempt(thread, state, outcome) {
-            self.ready.push_back(thread);
+        match std::mem::replace(&mut self.threads[thread].phase, Phase::Ready) {
+            Phase::ReadingItems(mut stream) => {
+                let outcome = match stream.advance(page) {
+                    Ok(items) => self.map_over(thread, state, map, items, Some(stream)),
+                    Err(failure) => return self.items_failed(thread, failure),
+                };
+                if let Flow::Continue = self.settle_attempt(thread, state, outcome) {
+                    self.ready.push_back(thread);
+                }
+            }
+            Phase::Fanout(mut fanout) => {
+                let Some(stream) = fanout.stream.as_mut() else {
+                    self.threads[thread].phase = Phase::Fanout(fanout);
+                    return;
+                };
+                let added = stream.advance(page).and_then(|items| self.enqueue(thread, state, map, &mut fanout, items));
+                let exceeded = fanout.all_read() && fanout.failures > 0 && !fanout.tolerates_failures();
+                let run = fanout.map_run;
+                self.threads[thread].phase = Phase::Fanout(fanout);
+                match added {
+                    Ok(_) if exceeded => self.fail_fanout(thread, exceeded_tolerance()),
+                    Ok((items, executions)) => {
+                        if let Some(run) = run {
+                            self.map_runs[run].items_added(items, executions);
+                            self.touched.map_runs.push(run);
+                        }
+                        self.fanout_progressed(thread);
+                    }
+                    Err(failure) => self.fail_fanout(thread, reported_as(failure, names::ITEM_READER_FAILED)),
+                }
+            }
+            other => self.threads[thread].phase = other,
         }
     }
 
     pub(super) fn items_failed(&mut self, thread: ThreadId, failure: Failure) {
-        self.threads[thread].phase = Phase::Ready;
         let failure = reported_as(failure, names::ITEM_READER_FAILED);
+        if let Phase::Fanout(_) = self.threads[thread].phase {
+            return self.fail_fanout(thread, failure);
+        }
+        self.threads[thread].phase = Phase::Ready;
         self.fail_state_recording(thread, failure, &[EventType::MapStateFailed]);
     }
 
@@ -135,50 +185,50 @@ impl Execution {
             },
             None => Value::Object(Map::new()),
         };
-        let (mut succeeded, mut failed, mut items, mut executions) = (Vec::new(), Vec::new(), 0, 0);
-        for child in self.children.iter().filter(|child| child.map_run == run && child.status != Status::Running) {
-            items += child.item_count;
-            executions += 1;
-            match &child.status {
-                Status::Succeeded(output) => transform_into(&mut succeeded, writer.transformation, output, || self.execution_record(child)),
-                Status::Running => {}
-                _ => failed.push(self.execution_record(child)),
-            }
-        }
         let request = json!({
             "Parameters": parameters,
             "MapRunArn": self.map_runs[run].arn,
             "OutputType": if writer.json_lines { "JSONL" } else { "JSON" },
-            "Succeeded": succeeded,
-            "Failed": failed,
+            "Transformation": writer.transformation.as_str(),
         });
         let action = self.new_action(ActionOwner::ResultWriter(thread));
         self.host_request(thread, action, resource.clone(), request);
-        self.threads[thread].phase = Phase::WritingResults(Box::new(ResultWriting { action, run, outcome, items, executions }));
+        self.threads[thread].phase = Phase::WritingResults(Box::new(ResultWriting { action, run, outcome }));
         true
     }
 
+    /// Whether the Map's output is its children's records (a ResultWriter with only a
+    /// WriterConfig, Transformation NONE).
+    pub(super) fn holds_records(&self, thread: ThreadId) -> bool {
+        let (index, machine) = self.current_state(thread);
+        let StateKind::Map(map) = &machine.states[index].kind else { return false };
+        matches!(map.result_writer, Some(ResultWriter { resource: None, transformation: Transformation::None, .. }))
+    }
+
     /// A distributed Map's output when a ResultWriter has only a WriterConfig: its transformation
-    /// of the results (COMPACT: as they are).
-    pub(super) fn transformed_results(&self, thread: ThreadId, run: usize, results: Value) -> Value {
+    /// of the results (the records of NONE were kept as the children finished).
+    pub(super) fn transformed_results(&self, thread: ThreadId, results: Value) -> Value {
         let (index, machine) = self.current_state(thread);
         let StateKind::Map(map) = &machine.states[index].kind else { return results };
-        let Some(ResultWriter { transformation, resource: None, .. }) = &map.result_writer else { return results };
-        let Value::Array(results) = results else { return results };
-        let mut transformed = Vec::with_capacity(results.len());
-        match transformation {
-            Transformation::Compact => return Value::Array(results),
-            Transformation::Flatten => results.into_iter().for_each(|output| transform_into(&mut transformed, Transformation::Flatten, &output, || Value::Null)),
-            Transformation::None => transformed.extend(self.children.iter().filter(|child| child.map_run == run).map(|child| self.execution_record(child))),
+        match (&map.result_writer, results) {
+            (Some(ResultWriter { transformation: Transformation::Flatten, resource: None, .. }), Value::Array(results)) => {
+                let flattened = results.into_iter().flat_map(|output| match output {
+                    Value::Array(elements) => elements,
+                    other => vec![other],
+                });
+                Value::Array(flattened.collect())
+            }
+            (_, results) => results,
         }
-        Value::Array(transformed)
     }
 
     pub(super) fn results_written(&mut self, thread: ThreadId, written: &Value) {
         let Phase::WritingResults(writing) = std::mem::replace(&mut self.threads[thread].phase, Phase::Ready) else { return };
         let run = writing.run;
-        self.map_runs[run].items.results_written = writing.items;
-        self.map_runs[run].executions.results_written = writing.executions;
+        let map_run = &mut self.map_runs[run];
+        for counts in [&mut map_run.items, &mut map_run.executions] {
+            counts.results_written = counts.succeeded + counts.failed + counts.timed_out + counts.aborted;
+        }
         self.touched.map_runs.push(run);
         match writing.outcome {
             Ok(()) => {
@@ -206,52 +256,28 @@ impl Execution {
     }
 
     /// A child execution as ResultWriter exports it (Transformation NONE, and every failure).
-    fn execution_record(&self, child: &ChildExecution) -> Value {
-        let run = &self.map_runs[child.map_run];
-        let mut record = Map::new();
-        record.insert("ExecutionArn".into(), json!(child.arn));
-        record.insert("Input".into(), json!(child.input));
-        record.insert("InputDetails".into(), json!({ "Included": true }));
-        record.insert("Name".into(), json!(child.name));
-        let status = match &child.status {
-            Status::Succeeded(output) => {
-                record.insert("Output".into(), json!(output.to_string()));
-                record.insert("OutputDetails".into(), json!({ "Included": true }));
-                "SUCCEEDED"
-            }
-            Status::Failed(failure) | Status::TimedOut(failure) | Status::Aborted(failure) => {
-                record.insert("Error".into(), json!(failure.error));
-                if let Some(cause) = &failure.cause {
-                    record.insert("Cause".into(), json!(cause));
-                }
-                match child.status {
-                    Status::Failed(_) => "FAILED",
-                    Status::TimedOut(_) => "TIMED_OUT",
-                    _ => "ABORTED",
-                }
-            }
-            Status::Running => "RUNNING",
+    pub(super) fn execution_record(&self, child: &ChildExecution) -> Value {
+        let (status, output, failure) = match &child.status {
+            Status::Succeeded(output) => ("SUCCEEDED", Some(output.to_string()), None),
+            Status::Failed(failure) => ("FAILED", None, Some(failure)),
+            Status::TimedOut(failure) => ("TIMED_OUT", None, Some(failure)),
+            Status::Aborted(failure) => ("ABORTED", None, Some(failure)),
+            Status::Running => ("RUNNING", None, None),
         };
-        record.insert("RedriveCount".into(), json!(0));
-        record.insert("RedriveStatus".into(), json!("NOT_REDRIVABLE"));
-        record.insert("RedriveStatusReason".into(), json!(format!("Execution is {status} and cannot be redriven")));
-        record.insert("StartDate".into(), json!(iso_time(child.start_time)));
-        record.insert("StateMachineArn".into(), json!(run.child_state_machine_arn()));
-        record.insert("Status".into(), json!(status));
-        if let Some(stop) = child.stop_time {
-            record.insert("StopDate".into(), json!(iso_time(stop)));
+        let state_machine_arn = self.map_runs[child.map_run].child_state_machine_arn();
+        ResultRecord {
+            execution_arn: &child.arn,
+            name: &child.name,
+            input: &child.input,
+            state_machine_arn: &state_machine_arn,
+            status,
+            output: output.as_deref(),
+            error: failure.map(|failure| failure.error.as_str()),
+            cause: failure.and_then(|failure| failure.cause.as_deref()),
+            start_ms: child.start_time,
+            stop_ms: child.stop_time,
         }
-        Value::Object(record)
-    }
-}
-
-/// Adds a succeeded child's result as the transformation shows it: its record (NONE), its output
-/// (COMPACT), or its output's elements when it is an array (FLATTEN).
-fn transform_into(results: &mut Vec<Value>, transformation: Transformation, output: &Value, record: impl FnOnce() -> Value) {
-    match (transformation, output) {
-        (Transformation::None, _) => results.push(record()),
-        (Transformation::Flatten, Value::Array(elements)) => results.extend(elements.iter().cloned()),
-        _ => results.push(output.clone()),
+        .to_json()
     }
 }
 
@@ -356,11 +382,9 @@ mod tests {
         let mut execution = start(distributed_map(writer), json!({"bucket": "in", "max": 10}));
         let write = only_request(read_one_page(&mut execution, json!([1, [2, 3], 4])));
         assert_eq!(write.resource, "arn:aws:states:::s3:putObject");
-        assert_eq!((write.parameters["Parameters"].clone(), write.parameters["OutputType"].clone()), (json!({"Bucket": "in", "Prefix": "out"}), json!("JSONL")));
-        assert_eq!(write.parameters["Succeeded"], json!([1, 2, 3]), "FLATTEN spreads array outputs");
-        let failed = &write.parameters["Failed"][0];
-        assert_eq!((failed["Status"].clone(), failed["Error"].clone(), failed["Input"].clone()), (json!("FAILED"), json!("TooBig"), json!("4")));
         let run_arn = execution.map_runs()[0].arn.clone();
+        let asked = json!({"Parameters": {"Bucket": "in", "Prefix": "out"}, "MapRunArn": run_arn, "OutputType": "JSONL", "Transformation": "FLATTEN"});
+        assert_eq!(write.parameters, asked, "the host exports the stored children of the run");
         execution.task_succeeded(write.action, json!({"Bucket": "in", "Key": "out/id/manifest.json"}), 2);
         execution.run(2);
         let expected = json!({"MapRunArn": run_arn, "ResultWriterDetails": {"Bucket": "in", "Key": "out/id/manifest.json"}});
@@ -374,7 +398,7 @@ mod tests {
         let writer = json!({"ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "b"}}, "ToleratedFailureCount": 0});
         let mut execution = start(distributed_map(writer), json!({"bucket": "in", "max": 10}));
         let write = only_request(read_one_page(&mut execution, json!([9])));
-        assert_eq!(write.parameters["Failed"].as_array().map(Vec::len), Some(1));
+        assert_eq!(execution.map_runs()[0].executions.failed, 1);
         execution.task_succeeded(write.action, json!({"Bucket": "b", "Key": "id/manifest.json"}), 2);
         execution.run(2);
         let Status::Failed(failure) = execution.status() else { panic!("{:?}", execution.status()) };
@@ -399,5 +423,100 @@ mod tests {
         assert!(read_one_page(&mut execution, json!([2])).is_empty());
         let Status::Succeeded(Value::Array(records)) = execution.status() else { panic!("{:?}", execution.status()) };
         assert_eq!((records[0]["Status"].clone(), records[0]["Output"].clone()), (json!("SUCCEEDED"), json!("2")));
+    }
+
+    fn invoking_map(extra: Value) -> Value {
+        let mut map = json!({
+            "Type": "Map", "MaxConcurrency": 2,
+            "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSONL"}, "Parameters": {"Bucket": "in", "Key": "k"}},
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED"}, "StartAt": "Work", "States": {
+                "Work": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:work", "End": true}}},
+            "End": true
+        });
+        map.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        map
+    }
+
+    fn split(commands: Vec<Command>) -> (Vec<TaskRequest>, Vec<TaskRequest>) {
+        let requests = commands.into_iter().filter_map(|command| match command {
+            Command::RunTask(request) => Some(*request),
+            _ => None,
+        });
+        requests.partition(|request| request.resource.starts_with("arn:aws:states:::s3:"))
+    }
+
+    #[test]
+    fn iterations_start_with_the_first_page_and_the_next_is_read_while_they_run() {
+        let mut execution = start(invoking_map(json!({})), json!({}));
+        let first_page = only_request(execution.run(0));
+        execution.task_succeeded(first_page.action, json!({"Items": [1, 2, 3], "Cursor": {"Offset": 6}}), 1);
+        let (pages, mut work) = split(execution.run(1));
+        assert_eq!(work.len(), 2, "MaxConcurrency");
+        assert_eq!(pages.len(), 1, "fewer than a page wait: the next is read");
+        assert_eq!(pages[0].parameters["Cursor"], json!({"Offset": 6}));
+        let started = execution.history().iter().find(|event| event.event_type == EventType::MapStateStarted).unwrap();
+        assert_eq!(started.details.as_ref().unwrap().length, Some(0), "the length is not known while items are read");
+        execution.task_succeeded(pages[0].action, json!({"Items": [4, 5], "Cursor": null}), 2);
+        assert!(execution.run(2).is_empty());
+        assert_eq!(execution.map_runs()[0].items.total, 5);
+        let mut now = 3;
+        while let Some(request) = work.pop() {
+            execution.task_succeeded(request.action, json!(request.parameters.as_i64().unwrap() * 10), now);
+            work.extend(split(execution.run(now)).1);
+            execution.take_touched();
+            execution.release_closed_children();
+            assert!(execution.child_executions().count() <= 2, "closed children are released");
+            now += 1;
+        }
+        assert_eq!(execution.status(), &Status::Succeeded(json!([10, 20, 30, 40, 50])));
+        assert_eq!(execution.map_runs()[0].executions.succeeded, 5);
+    }
+
+    #[test]
+    fn reading_pauses_while_a_page_of_items_waits() {
+        let mut execution = start(invoking_map(json!({"MaxConcurrency": 1, "ItemBatcher": {"MaxItemsPerBatch": 500}})), json!({}));
+        let first_page = only_request(execution.run(0));
+        execution.task_succeeded(first_page.action, json!({"Items": vec![json!(1); 1000], "Cursor": {"Offset": 1}}), 1);
+        let (pages, work) = split(execution.run(1));
+        assert_eq!((pages.len(), work.len()), (1, 1), "one batch of 500 runs, 500 items wait: read on");
+        execution.task_succeeded(pages[0].action, json!({"Items": vec![json!(2); 1000], "Cursor": {"Offset": 2}}), 2);
+        assert!(execution.run(2).is_empty(), "two batches, 1,000 items, wait: no more reading");
+        execution.task_succeeded(work[0].action, json!(0), 3);
+        let (pages, work) = split(execution.run(3));
+        assert_eq!((pages.len(), work.len()), (1, 1), "the next batch starts, 500 items wait: the next page is read");
+    }
+
+    #[test]
+    fn a_failure_percentage_is_judged_once_every_item_is_read() {
+        for (percentage, outcome) in [(50, "SUCCEEDED"), (10, "FAILED")] {
+            let mut execution = start(distributed_map(json!({"ToleratedFailurePercentage": percentage})), json!({"bucket": "in", "max": 10}));
+            let first_page = only_request(execution.run(0));
+            execution.task_succeeded(first_page.action, json!({"Items": [9], "Cursor": {"Offset": 2}}), 1);
+            let second_page = only_request(execution.run(1));
+            execution.task_succeeded(second_page.action, json!({"Items": [1, 1, 1], "Cursor": null}), 2);
+            execution.run(2);
+            assert_eq!(outcome_word(execution.status()), outcome, "1 of 4 failed, {percentage}% tolerated");
+        }
+    }
+
+    fn outcome_word(status: &Status) -> &'static str {
+        match status {
+            Status::Succeeded(_) => "SUCCEEDED",
+            Status::Failed(failure) if failure.error == names::EXCEED_TOLERATED_FAILURE_THRESHOLD => "FAILED",
+            _ => "OTHER",
+        }
+    }
+
+    #[test]
+    fn batches_fill_across_pages() {
+        let mut execution = start(distributed_map(json!({"ItemBatcher": {"MaxItemsPerBatch": 2}})), json!({"bucket": "in", "max": 10}));
+        let first_page = only_request(execution.run(0));
+        execution.task_succeeded(first_page.action, json!({"Items": [1, 2, 3], "Cursor": {"Offset": 3}}), 1);
+        let second_page = only_request(execution.run(1));
+        execution.task_succeeded(second_page.action, json!({"Items": [4], "Cursor": null}), 2);
+        execution.run(2);
+        assert_eq!(execution.status(), &Status::Succeeded(json!([{"Items": [1, 2]}, {"Items": [3, 4]}])));
+        let run = &execution.map_runs()[0];
+        assert_eq!((run.items.total, run.executions.total), (4, 2));
     }
 }

@@ -18,9 +18,9 @@ pub struct Live {
     pub body: Body,
     /// History events already handed to the store.
     pub persisted_events: usize,
-    /// History events already handed to the store, per child execution (distributed Map
-    /// iteration), by index.
-    pub persisted_child_events: Vec<usize>,
+    /// History events already handed to the store, per running child execution (distributed
+    /// Map iteration), by index.
+    pub persisted_child_events: HashMap<usize, usize>,
     pub next_input: u64,
     /// Tasks and timers the interpreter waits on, by action: re-issued after a restart.
     pub pending: HashMap<ActionId, Command>,
@@ -30,7 +30,7 @@ impl Live {
     pub fn start(machine: Arc<StateMachine>, info: ExecutionInfo, state_machine_arn: String, body: Body) -> (Live, Vec<Command>) {
         let start = info.start_time;
         let execution = Execution::start(machine, info, start, body.seed);
-        let mut live = Live { execution, state_machine_arn, body, persisted_events: 0, persisted_child_events: Vec::new(), next_input: 0, pending: HashMap::new() };
+        let mut live = Live { execution, state_machine_arn, body, persisted_events: 0, persisted_child_events: HashMap::new(), next_input: 0, pending: HashMap::new() };
         let commands = live.run(start);
         (live, commands)
     }
@@ -46,10 +46,12 @@ impl Live {
         for input in inputs {
             let (input, at) = Input::from_json(input)?;
             live.apply(&input, at);
+            // What the replay closes is stored already.
+            live.execution.take_touched();
+            live.execution.release_closed_children();
         }
         live.persisted_events = live.execution.history().len();
-        live.execution.take_touched();
-        live.persisted_child_events = live.execution.child_executions().iter().map(|child| child.history().len()).collect();
+        live.persisted_child_events = live.execution.child_executions().map(|(index, child)| (index, child.history().len())).collect();
         live.next_input = inputs.len() as u64;
         let commands = live.pending.values().cloned().collect();
         Ok((live, commands))
@@ -147,19 +149,18 @@ impl Live {
         writes
     }
 
-    /// The rows and new history events of child executions and the Map Run documents that changed.
+    /// The rows and new history events of child executions and the Map Run documents that
+    /// changed; the closed children are then released from memory.
     fn map_run_writes(&mut self, root_execution_arn: &str, writes: &mut Vec<Write>) {
         let touched = self.execution.take_touched();
-        let (map_runs, children) = (self.execution.map_runs(), self.execution.child_executions());
+        let map_runs = self.execution.map_runs();
         for run in touched.map_runs.iter().filter_map(|run| map_runs.get(*run)) {
             let record = MapRunRecord::of(run, root_execution_arn);
             writes.push(Write::PutDocument(Document { kind: MAP_RUN_KIND.to_owned(), key: record.map_run_arn.clone(), body: record.to_json() }));
         }
-        if self.persisted_child_events.len() < children.len() {
-            self.persisted_child_events.resize(children.len(), 0);
-        }
         for index in touched.children {
-            let (Some(child), Some(persisted)) = (children.get(index), self.persisted_child_events.get_mut(index)) else { continue };
+            let Some(child) = self.execution.child_execution(index) else { continue };
+            let persisted = self.persisted_child_events.entry(index).or_default();
             let Some(run) = map_runs.get(child.map_run) else { continue };
             let (output, failure) = outcome_parts(&child.status);
             let body = Body {
@@ -195,7 +196,11 @@ impl Live {
                 writes.push(Write::AppendHistory { execution_arn: child.arn.clone(), first_event_id: *persisted as u64 + 1, events });
                 *persisted = history.len();
             }
+            if closed {
+                self.persisted_child_events.remove(&index);
+            }
         }
+        self.execution.release_closed_children();
     }
 
     fn refresh_outcome(&mut self) {

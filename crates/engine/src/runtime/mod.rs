@@ -12,6 +12,7 @@
 
 mod activities;
 mod live;
+mod map_results;
 mod metrics;
 mod record;
 
@@ -34,6 +35,7 @@ use store::{ExecutionRecord, Store, StoreError, Write};
 use tokio::sync::{mpsc, oneshot};
 
 pub use activities::ActivityTask;
+pub use map_results::{ChildResult, MapRunResults};
 pub use record::MapRunRecord;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -725,12 +727,16 @@ async fn drive(shared: Arc<Shared>, mut inbox: mpsc::UnboundedReceiver<Message>)
 /// Whether a command may be carried out before the state that issued it is durable: a task that
 /// hands nothing to the outside world (no token, no activity), or a timer; a task started this
 /// way for a state lost in a crash is dispatched again from the state before it. Cancellations wait,
-/// so that they never overtake the start of a task that waits for the disk.
+/// so that they never overtake the start of a task that waits for the disk, and so do a
+/// distributed Map's reads and exports (the `s3` service): an export reads the stored child
+/// executions, which must include the ones that just closed.
 fn needs_no_durability(command: &Command) -> bool {
     match command {
-        Command::RunTask(request) => {
-            !matches!(request.integration, Integration::Activity | Integration::Service { pattern: Pattern::WaitForTaskToken, .. })
-        }
+        Command::RunTask(request) => match &request.integration {
+            Integration::Activity | Integration::Service { pattern: Pattern::WaitForTaskToken, .. } => false,
+            Integration::Service { service, .. } => service != "s3",
+            Integration::LambdaFunction => true,
+        },
         Command::StartTimer { .. } => true,
         Command::Cancel { .. } => false,
     }

@@ -10,9 +10,11 @@ use std::sync::Arc;
 
 #[derive(Args, Clone)]
 pub struct S3Args {
-    /// An external S3 (AWS, MinIO, Garage, Ceph, s3s-fs; http://HOST:PORT, path-style) that
+    /// An external S3 (AWS, MinIO, Garage, Ceph, s3s-fs; http(s)://HOST:PORT, path-style) that
     /// Switchyard and every function, container and batch job use instead of the embedded
-    /// store. S3 requests sent to this server are then refused, naming it.
+    /// store. S3 requests sent to this server are then refused, naming it. An https endpoint's
+    /// certificate is checked against the platform's CAs, or those in the file SSL_CERT_FILE
+    /// names (which tasks then get as AWS_CA_BUNDLE and SSL_CERT_FILE).
     #[arg(long, value_name = "URL")]
     s3_endpoint: Option<String>,
     /// The access key id for --s3-endpoint. (Not `requires = "s3_endpoint"`: clap would then
@@ -34,7 +36,8 @@ impl S3Args {
         let (Some(access_key_id), Some(secret_access_key)) = (&self.s3_access_key_id, &self.s3_secret_access_key) else {
             anyhow::bail!("--s3-endpoint needs --s3-access-key-id and --s3-secret-access-key (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)");
         };
-        Ok(Some(ExternalS3 { endpoint: endpoint.clone(), region: self.s3_region.clone(), access_key_id: access_key_id.clone(), secret_access_key: secret_access_key.clone() }))
+        let ca_bundle = std::env::var("SSL_CERT_FILE").ok().filter(|_| endpoint.starts_with("https://"));
+        Ok(Some(ExternalS3 { endpoint: endpoint.clone(), region: self.s3_region.clone(), access_key_id: access_key_id.clone(), secret_access_key: secret_access_key.clone(), ca_bundle }))
     }
 
     /// Gives these settings to a `serve` started for `up --detach`; the credentials go through
@@ -84,5 +87,17 @@ mod tests {
         assert!(parsed.s3.external().unwrap().is_none());
         let parsed = Command::try_parse_from(["switchyard", "--s3-endpoint", "http://127.0.0.1:9000"]).unwrap_or_else(|error| panic!("{error}"));
         assert_eq!(parsed.s3.external().unwrap().unwrap().access_key_id, "AKIDEXAMPLE");
+    }
+
+    #[test]
+    fn an_https_endpoint_hands_tasks_the_ca_file_of_ssl_cert_file() {
+        // nextest runs each test in its own process: the variables reach no other test.
+        std::env::set_var("SSL_CERT_FILE", "/tmp/ca.pem");
+        let external = |endpoint: &str| {
+            let parsed = Command::try_parse_from(["switchyard", "--s3-endpoint", endpoint, "--s3-access-key-id", "k", "--s3-secret-access-key", "s"]).unwrap_or_else(|error| panic!("{error}"));
+            parsed.s3.external().unwrap().unwrap()
+        };
+        assert_eq!(external("https://s3.internal:9000").ca_bundle.as_deref(), Some("/tmp/ca.pem"));
+        assert_eq!(external("http://127.0.0.1:9000").ca_bundle, None);
     }
 }

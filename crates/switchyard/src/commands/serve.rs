@@ -183,7 +183,11 @@ pub fn assemble(settings: ServerSettings, address: std::net::SocketAddr) -> anyh
     let s3 = super::s3_setup::open(external_s3.as_ref(), &settings.data_dir, settings.s3_access_key.as_ref())?;
     let s3_tasks = Arc::new(objects::tasks::S3Tasks::new(s3.store.clone(), tokio::runtime::Handle::current()));
     // A distributed Map's ItemReader and ResultWriter (`arn:aws:states:::s3:...`).
-    let map_data_tasks = Arc::new(objects::map_tasks::MapDataTasks::new(s3.store.clone(), tokio::runtime::Handle::current()));
+    let spool = settings.data_dir.join("results-spool");
+    let map_results = engine::runtime::MapRunResults::new(store.clone());
+    let map_data_tasks = objects::map_tasks::MapDataTasks::open(s3.store.clone(), map_results, &spool, tokio::runtime::Handle::current())
+        .with_context(|| format!("preparing {}", spool.display()))?;
+    let map_data_tasks = Arc::new(map_data_tasks);
     let tasks = LocalTasks::new(functions.clone(), None)
         .with_service("aws-sdk:s3", s3_tasks)
         .with_service("s3", map_data_tasks)
