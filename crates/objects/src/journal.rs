@@ -94,7 +94,13 @@ impl Journal {
     /// Appends resume in the newest segment; the older ones are returned: full segments whose
     /// objects may not all be in their own files yet.
     pub fn open(directory: &Path, mut apply: impl FnMut(Entry, Located)) -> Result<(Journal, Vec<Arc<Segment>>), ObjectError> {
-        std::fs::create_dir_all(directory)?;
+        if !directory.exists() {
+            std::fs::create_dir_all(directory)?;
+            // Acknowledged records live in it: its own entry must survive a power loss too.
+            if let Some(parent) = directory.parent() {
+                crate::disk::sync_directory(parent)?;
+            }
+        }
         let mut sealed = Vec::new();
         let mut active = None;
         for segment in segments(directory)? {
