@@ -111,6 +111,13 @@ impl Journal {
         Ok((Journal { directory: directory.to_owned(), active, next_number }, sealed))
     }
 
+    /// Whether a record with a body of `body_len` bytes (and any entry S3 allows: a key up to
+    /// 1 KiB, user metadata up to 2 KiB) fits in the active segment without starting a new one.
+    pub fn has_room_for(&self, body_len: usize) -> bool {
+        const LARGEST_ENTRY: u64 = 8 << 10;
+        self.active.as_ref().is_some_and(|active| active.end + HEADER_LEN as u64 + LARGEST_ENTRY + body_len as u64 <= SEGMENT_SIZE)
+    }
+
     /// Makes sure `record` fits in the active segment, starting a new one when it does not; the
     /// full one it replaced is returned.
     pub fn make_room(&mut self, record: &Record) -> Result<Option<Arc<Segment>>, ObjectError> {

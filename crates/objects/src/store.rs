@@ -151,9 +151,13 @@ impl Objects {
         self.sealed.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    fn lock_journal_state(&self) -> MutexGuard<'_, Journal> {
+        self.journal.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Locks the journal, with room for `record`, then the index (see [`Objects::journal`]).
     fn lock_journal(self: &Arc<Self>, record: &Record) -> Result<MutexGuard<'_, Journal>, ObjectError> {
-        let mut journal = self.journal.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut journal = self.lock_journal_state();
         if let Some(full) = journal.make_room(record)? {
             self.seal(full);
         }
@@ -238,7 +242,8 @@ impl Objects {
                 // `fdatasync` of a few data blocks (0.1–0.2 ms on this kind of disk), where handing
                 // it to another thread and back took as long again (measured: 0.02 s per 100
                 // PUTs). The worker's other tasks wait that long, or are stolen by another worker.
-                if gathered_size <= journal::JOURNALED_BODY_LIMIT {
+                // Starting a segment (16 MiB written and synced) is left to a blocking thread.
+                if gathered_size <= journal::JOURNALED_BODY_LIMIT && self.lock_journal_state().has_room_for(gathered_size) {
                     return self.write_gathered(bucket, key.to_owned(), gathered, attributes);
                 }
                 let (bucket, key) = (bucket.to_owned(), key.to_owned());
