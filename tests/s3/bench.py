@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """100 PUT + 100 GET of 4 KiB objects through boto3, against each S3 endpoint in turn, side by side.
 
-    python3 tests/s3/bench.py --switchyard target/release/switchyard --s3s-fs ~/.cargo/bin/s3s-fs [--rounds 7]
+    python3 tests/s3/bench.py --switchyard target/release/switchyard --s3s-fs ~/.cargo/bin/s3s-fs [--floor] [--rounds 7]
     python3 tests/s3/bench.py switchyard=http://127.0.0.1:8083 s3s-fs=http://127.0.0.1:8014
 
 --switchyard and --s3s-fs start that server on a free port with a fresh data dir, both checking
-SigV4 signatures with the same key (and stop it after); NAME=ENDPOINT measures a running one. Prints, per server, the best and the median round's
+SigV4 signatures with the same key (and stop it after); --floor adds a server that stores nothing
+and answers from canned bytes (canned_s3.py), the client's own floor; NAME=ENDPOINT measures a
+running one. Prints, per server, the best and the median round's
 seconds per 100 PUTs and per 100 GETs (one warm client, keep-alive connections, as an
 application would use it), and the load average while measuring.
 """
@@ -82,6 +84,7 @@ def main():
     parser.add_argument("targets", nargs="*", help="NAME=ENDPOINT of a running server")
     parser.add_argument("--switchyard", help="start this switchyard binary (serve) and measure it")
     parser.add_argument("--s3s-fs", help="start this s3s-fs binary and measure it")
+    parser.add_argument("--floor", action="store_true", help="also measure canned_s3.py, the boto3 client's floor")
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
     launchers = []
@@ -89,6 +92,9 @@ def main():
         launchers.append(("switchyard", lambda port, data: [args.switchyard, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data, "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY]))
     if args.s3s_fs:
         launchers.append(("s3s-fs", lambda port, data: [args.s3s_fs, "--host", "127.0.0.1", "--port", str(port), "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY, data]))
+    if args.floor:
+        canned = os.path.join(os.path.dirname(os.path.abspath(__file__)), "canned_s3.py")
+        launchers.append(("boto3 floor", lambda port, data: ["python3", canned, "--port", str(port)]))
     print(f"{'server':<12} {'PUT best':>9} {'median':>7} {'GET best':>9} {'median':>7}   s per 100 4 KiB objects, boto3, {args.rounds} rounds")
 
     def report(name, endpoint):

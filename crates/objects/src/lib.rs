@@ -2,11 +2,13 @@
 //!
 //! Buckets and objects live under `<data-dir>/objects/`: a bucket is a directory, an object one
 //! file named by the SHA-256 of its key (keys are arbitrary UTF-8 up to 1 KiB, file names are not)
-//! holding the bytes and, at the end, the metadata (see `disk`). Every write goes to a temporary
-//! file, is fsynced and renamed into place, and the directory is fsynced: an acknowledged PUT
-//! survives `kill -9`, and a reader sees the old object or the new one, never a mix. Keys are
-//! indexed in memory (sorted, per bucket) for listings; the index is rebuilt from the files at
-//! start.
+//! holding the bytes and, at the end, the metadata (see `disk`). A large write goes to a temporary
+//! file, is fsynced and renamed into place, and the directory is fsynced. A small one (up to
+//! 128 KiB) is appended to the journal instead, with one data sync (see `journal`), and copied to
+//! its own file when its journal segment is full. Either way an acknowledged PUT survives
+//! `kill -9` (and a power loss), and a reader sees the old object or the new one, never a mix.
+//! Keys are indexed in memory (sorted, per bucket) for listings; the index is rebuilt from the
+//! files and the journal at start.
 //!
 //! [`service`] speaks S3 over HTTP with `s3s`; [`ObjectStore`] is what Switchyard itself uses
 //! ([`tasks`]: the `aws-sdk:s3` task integration; [`map_tasks`]: a distributed Map's ItemReader
@@ -15,6 +17,7 @@
 
 mod disk;
 mod error;
+mod journal;
 mod list;
 mod multipart;
 mod remote;
