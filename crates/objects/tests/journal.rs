@@ -89,13 +89,14 @@ async fn a_full_segment_is_copied_to_object_files_and_deleted() {
     std::fs::remove_dir_all(root).unwrap();
 }
 
+/// Set for the writer process the crash test starts (the same test, in writer mode).
+const CRASH_ROOT: &str = "OBJECTS_CRASH_ROOT";
+const CRASH_TEST: &str = "a_kill_during_writes_loses_nothing_acknowledged";
+
 /// The writer the crash test kills: PUTs keys over and over (small ones journaled, some large
 /// ones in their own files) and prints each acknowledged version.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "run by a_kill_during_writes_loses_nothing_acknowledged"]
-async fn writer_killed_by_the_crash_test() {
-    let Ok(root) = std::env::var("OBJECTS_CRASH_ROOT") else { return };
-    let objects = Arc::new(Objects::open(Path::new(&root)).unwrap());
+async fn write_until_killed(root: &Path) {
+    let objects = Arc::new(Objects::open(root).unwrap());
     let _ = objects.create_bucket("data");
     let mut tasks = Vec::new();
     for writer in 0..4u64 {
@@ -121,13 +122,22 @@ fn versioned(version: u64) -> Vec<u8> {
     bytes
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-async fn a_kill_during_writes_loses_nothing_acknowledged() {
+/// Not a tokio test: the writer and the checker each build the runtime they run on.
+#[test]
+fn a_kill_during_writes_loses_nothing_acknowledged() {
+    let runtime = |workers| tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build().unwrap();
+    match std::env::var_os(CRASH_ROOT) {
+        Some(root) => runtime(2).block_on(write_until_killed(Path::new(&root))),
+        None => runtime(1).block_on(kill_writers_and_check()),
+    }
+}
+
+async fn kill_writers_and_check() {
     let root = directory();
     for round in 0..3u64 {
         let mut writer = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "writer_killed_by_the_crash_test", "--ignored", "--nocapture", "--test-threads", "1"])
-            .env("OBJECTS_CRASH_ROOT", &root)
+            .args(["--exact", CRASH_TEST, "--nocapture", "--test-threads", "1"])
+            .env(CRASH_ROOT, &root)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
