@@ -249,10 +249,15 @@ impl Execution {
         self.children.get(&index)
     }
 
-    /// Forgets the closed iterations: the host calls this once it stored them (see
-    /// `take_touched`), so that a long Map Run holds only its running iterations.
-    pub fn release_closed_children(&mut self) {
-        self.children.retain(|_, child| child.status == Status::Running);
+    /// Forgets the iterations among `touched` that closed: the host calls this once it stored
+    /// them, so that a long Map Run holds only its running iterations (an iteration closes with
+    /// an event, so every closed one was touched).
+    pub fn release_closed_children(&mut self, touched: &Touched) {
+        for index in &touched.children {
+            if self.children.get(index).is_some_and(|child| child.status != Status::Running) {
+                self.children.remove(index);
+            }
+        }
     }
 
     /// The map runs and child executions changed since the last call.

@@ -32,6 +32,10 @@ const SIGNATURE_LIFETIME: Duration = Duration::from_secs(300);
 /// A request body: bytes at hand, or a stream (a Map Run's result file).
 type RequestBody = BoxBody<Bytes, std::io::Error>;
 
+fn bytes_body(bytes: Bytes) -> RequestBody {
+    Full::new(bytes).map_err(|never| match never {}).boxed()
+}
+
 /// The object store on an external S3.
 pub struct RemoteObjects {
     endpoint: url::Url,
@@ -72,7 +76,7 @@ impl RemoteObjects {
 
     /// Sends a presigned request; answers other than 2xx become errors, read from S3's XML.
     async fn send(&self, method: Method, url: url::Url, headers: &[(&str, &str)], body: Bytes, subject: Subject<'_>) -> Result<Response<Incoming>, ObjectError> {
-        self.send_body(method, url, headers, Full::new(body).map_err(|never| match never {}).boxed(), subject).await
+        self.send_body(method, url, headers, bytes_body(body), subject).await
     }
 
     async fn send_body(&self, method: Method, url: url::Url, headers: &[(&str, &str)], body: RequestBody, subject: Subject<'_>) -> Result<Response<Incoming>, ObjectError> {
@@ -264,7 +268,7 @@ impl ObjectStore for RemoteObjects {
 
     async fn put_object(&self, bucket: &str, key: &str, body: Bytes, attributes: Attributes) -> Result<ObjectInfo, ObjectError> {
         let size = body.len() as u64;
-        self.put(bucket, key, Full::new(body).map_err(|never| match never {}).boxed(), size, attributes).await
+        self.put(bucket, key, bytes_body(body), size, attributes).await
     }
 
     async fn put_object_streamed(&self, bucket: &str, key: &str, body: ObjectStream, size: u64, attributes: Attributes) -> Result<ObjectInfo, ObjectError> {

@@ -463,8 +463,8 @@ mod tests {
         while let Some(request) = work.pop() {
             execution.task_succeeded(request.action, json!(request.parameters.as_i64().unwrap() * 10), now);
             work.extend(split(execution.run(now)).1);
-            execution.take_touched();
-            execution.release_closed_children();
+            let touched = execution.take_touched();
+            execution.release_closed_children(&touched);
             assert!(execution.child_executions().count() <= 2, "closed children are released");
             now += 1;
         }

@@ -51,8 +51,8 @@ impl Live {
                 let (input, at) = Input::from_json(input)?;
                 live.apply(&input, at);
                 // What the replay closes is stored already.
-                live.execution.take_touched();
-                live.execution.release_closed_children();
+                let touched = live.execution.take_touched();
+                live.execution.release_closed_children(&touched);
             }
             live.next_input += page.len() as u64;
             if page.len() < PAGE {
@@ -166,7 +166,7 @@ impl Live {
             let record = MapRunRecord::of(run, root_execution_arn);
             writes.push(Write::PutDocument(Document { kind: MAP_RUN_KIND.to_owned(), key: record.map_run_arn.clone(), body: record.to_json() }));
         }
-        for index in touched.children {
+        for &index in &touched.children {
             let Some(child) = self.execution.child_execution(index) else { continue };
             let persisted = self.persisted_child_events.entry(index).or_default();
             let Some(run) = map_runs.get(child.map_run) else { continue };
@@ -208,7 +208,7 @@ impl Live {
                 self.persisted_child_events.remove(&index);
             }
         }
-        self.execution.release_closed_children();
+        self.execution.release_closed_children(&touched);
     }
 
     fn refresh_outcome(&mut self) {
