@@ -13,14 +13,18 @@ import importlib.util
 import json
 import logging
 import os
+import resource
 import socket
 import sys
+import threading
 import time
 import traceback
 
 LAMBDA_TASK_ROOT = "/var/task"
 INLINE_SOURCE_VARIABLE = "_SWITCHYARD_HANDLER_SOURCE"
 RUNTIME_PATH = "/2018-06-01/runtime"
+# The stack CPython gives its threads where the C library's default is small (musl).
+LIMITED_THREAD_STACK_BYTES = 1 << 20
 
 
 class RuntimeApi:
@@ -220,7 +224,16 @@ def invoke(runtime_api, handler, task_root):
         runtime_api.call("POST", "/invocation/%s/response" % request_id, result.encode("utf-8"))
 
 
+def fit_thread_stacks_to_the_address_space():
+    """Where no cgroup is available the memory limit is an address-space limit (RLIMIT_AS), which
+    counts the 8 MiB every thread reserves for its stack by default though it barely touches it:
+    the ten transfer threads of a boto3 upload would exhaust a 128 MB function."""
+    if resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY:
+        threading.stack_size(LIMITED_THREAD_STACK_BYTES)
+
+
 def main():
+    fit_thread_stacks_to_the_address_space()
     inline_source = os.environ.pop(INLINE_SOURCE_VARIABLE, None)
     task_root = None if inline_source is not None else os.environ.get("LAMBDA_TASK_ROOT")
     sys.path[:] = [entry for entry in sys.path if entry not in ("", ".")]

@@ -121,6 +121,21 @@ fn the_memory_limit_applies_to_a_forked_environment() {
 }
 
 #[test]
+fn a_memory_limited_environment_starts_as_many_threads_as_a_boto3_transfer() {
+    let threaded = "import threading, time\n\
+        def handler(event, context):\n\
+        \x20   threads = [threading.Thread(target=time.sleep, args=(0.2,)) for _ in range(16)]\n\
+        \x20   for thread in threads: thread.start()\n\
+        \x20   for thread in threads: thread.join()\n\
+        \x20   return len(threads)\n";
+    let runner = ProcessRunner::new();
+    for environment in [&[][..], &[("PYTHONPATH", "/opt/nothing")][..]] {
+        let function = FunctionSpec { memory_mb: 128, ..function("threaded", threaded, environment) };
+        assert_eq!(returned(&call(&runner, &function)), &json!(16), "forked or spawned ({environment:?})");
+    }
+}
+
+#[test]
 fn a_template_that_died_is_replaced_and_its_environments_are_not_reused() {
     let runner = ProcessRunner::new();
     let function = function("survivor", PROBE, &[]);
