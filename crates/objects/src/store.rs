@@ -543,7 +543,10 @@ impl Objects {
 
     /// Copies the objects of the sealed segments to their own files, then deletes the segments.
     fn materialize_sealed(&self) {
-        while let Some(segment) = self.lock_sealed().first().cloned() {
+        loop {
+            // Bound by `let`, not `while let`, so that the lock is not held while copying: the
+            // end of the loop and every `seal` take it again.
+            let Some(segment) = self.lock_sealed().first().cloned() else { return };
             if let Err(error) = self.materialize(&segment) {
                 // Kept for the next start: its records are replayed until they are materialized.
                 tracing::warn!(segment = %segment.path.display(), %error, "copying journaled objects to their files failed");

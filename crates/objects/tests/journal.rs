@@ -60,11 +60,11 @@ async fn journaled_puts_deletes_and_files_replace_each_other_in_order_across_a_r
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-async fn a_full_segment_is_copied_to_object_files_and_deleted() {
+async fn full_segments_are_copied_to_object_files_and_deleted() {
     let root = directory();
     let content = |index: usize| vec![index as u8; 128 << 10];
-    // 16 MiB segments: 140 records of 128 KiB fill the first one.
-    let count = 140;
+    // 16 MiB segments: 300 records of 128 KiB fill two, one sealed while the other is copied.
+    let count = 300;
     {
         let objects = Arc::new(Objects::open(&root).unwrap());
         objects.create_bucket("data").unwrap();
