@@ -217,7 +217,9 @@ impl ProcessRunner {
         }
         // Also whatever the leader left behind in its group.
         signal_group(record.pid, libc::SIGKILL);
-        if let Some(mut child) = self.children.lock().unwrap_or_else(PoisonError::into_inner).remove(&record.container.id) {
+        // Taken out first: the other containers' lock is not held while this one is reaped.
+        let child = self.children.lock().unwrap_or_else(PoisonError::into_inner).remove(&record.container.id);
+        if let Some(mut child) = child {
             let _ = child.wait();
         }
     }
