@@ -89,6 +89,86 @@ async fn full_segments_are_copied_to_object_files_and_deleted() {
     std::fs::remove_dir_all(root).unwrap();
 }
 
+/// A body that says which writer, key and version it is, so that a reader can tell a whole
+/// object from a torn or misplaced one.
+fn tagged(writer: u64, key: u64, version: u64, size: usize) -> Vec<u8> {
+    let mut bytes = [writer, key, version].iter().flat_map(|field| field.to_le_bytes()).collect::<Vec<u8>>();
+    bytes.resize(size.max(24), (writer ^ key ^ version) as u8);
+    bytes
+}
+
+fn is_whole(bytes: &[u8], writer: u64, key: u64) -> bool {
+    let field = |index: usize| bytes.get(index * 8..index * 8 + 8).map(|slice| u64::from_le_bytes(slice.try_into().unwrap()));
+    match (field(0), field(1), field(2)) {
+        (Some(found_writer), Some(found_key), Some(version)) => found_writer == writer && found_key == key && bytes == tagged(writer, key, version, bytes.len()),
+        _ => false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_puts_deletes_and_reads_stay_whole_while_segments_are_sealed_and_copied() {
+    const WRITERS: u64 = 6;
+    const KEYS: u64 = 8;
+    const OPERATIONS: u64 = 400;
+    let root = directory();
+    let objects = Arc::new(Objects::open(&root).unwrap());
+    objects.create_bucket("data").unwrap();
+    let name = |writer: u64, key: u64| format!("writer-{writer}/key-{key}");
+    let tasks = (0..WRITERS).map(|writer| {
+        let objects = objects.clone();
+        tokio::spawn(async move {
+            // Each writer owns its keys (so the last version of each is known) and reads everyone's.
+            let mut last = std::collections::HashMap::new();
+            let mut state = writer * 7919 + 1;
+            let mut next = move |bound: u64| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state % bound
+            };
+            for version in 1..=OPERATIONS {
+                let key = next(KEYS);
+                match next(10) {
+                    0 => {
+                        objects.delete("data", &name(writer, key)).await.unwrap();
+                        last.insert(key, None);
+                    }
+                    1..=5 => {
+                        let size = [100, 4 << 10, 60 << 10, 120 << 10, 140 << 10][next(5) as usize];
+                        objects.put("data", &name(writer, key), body(tagged(writer, key, version, size)), Attributes::default()).await.unwrap();
+                        last.insert(key, Some((version, size)));
+                    }
+                    _ => {
+                        let (other, other_key) = (next(WRITERS), next(KEYS));
+                        match read(&objects, &name(other, other_key)).await {
+                            Ok(bytes) => assert!(is_whole(&bytes, other, other_key), "a torn or misplaced read of {}", name(other, other_key)),
+                            Err(ObjectError::NoSuchKey(_)) => {}
+                            Err(error) => panic!("reading {}: {error}", name(other, other_key)),
+                        }
+                    }
+                }
+            }
+            last
+        })
+    });
+    let mut expected = Vec::new();
+    for (writer, task) in (0..WRITERS).zip(tasks.collect::<Vec<_>>()) {
+        expected.extend(task.await.unwrap().into_iter().map(|(key, last)| (writer, key, last)));
+    }
+    let newest_segment = std::fs::read_dir(root.join("journal")).unwrap().filter_map(|entry| entry.unwrap().path().file_stem()?.to_str()?.parse::<u64>().ok()).max();
+    assert!(newest_segment >= Some(2), "two segments (from 0) sealed while the tasks ran, not {newest_segment:?}");
+    drop(objects);
+    let objects = Arc::new(Objects::open(&root).unwrap());
+    for (writer, key, last) in expected {
+        match (read(&objects, &name(writer, key)).await, last) {
+            (Ok(bytes), Some((version, size))) => assert_eq!(bytes, tagged(writer, key, version, size), "{}", name(writer, key)),
+            (Err(ObjectError::NoSuchKey(_)), None) => {}
+            (found, last) => panic!("{}: found {:?} after a restart, expected {last:?}", name(writer, key), found.map(|bytes| bytes.len())),
+        }
+    }
+    std::fs::remove_dir_all(root).unwrap();
+}
+
 /// Set for the writer process the crash test starts (the same test, in writer mode).
 const CRASH_ROOT: &str = "OBJECTS_CRASH_ROOT";
 const CRASH_TEST: &str = "a_kill_during_writes_loses_nothing_acknowledged";
