@@ -118,7 +118,8 @@ fn stopped_mid_run<R: Runners>() {
     assert_eq!(outcome.end, ContainerEnd::Stopped);
     assert!(matches!(outcome.exit_code, Some(137 | 143)), "{outcome:?}");
     assert_eq!(outcome.logs, "started\n");
-    assert!(started.elapsed() < Duration::from_secs(5));
+    // Well short of the 30 s the command would take; a loaded engine can take seconds to stop it.
+    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
 }
 
 fn adopted_after_a_crash<R: Runners>() {
