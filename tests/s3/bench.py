@@ -28,11 +28,12 @@ import botocore.config
 
 ACCESS_KEY = os.environ.get("AWS_ACCESS_KEY_ID", "bench")
 SECRET_KEY = os.environ.get("AWS_SECRET_ACCESS_KEY", "bench-secret")
+BENCH_KEY = (ACCESS_KEY, SECRET_KEY)
 # Garage only takes keys of its own shape.
 GARAGE_KEY = ("GK0123456789abcdef01234567", "0123456789abcdef" * 4)
 
 
-def measure(endpoint, rounds, key=(ACCESS_KEY, SECRET_KEY)):
+def measure(endpoint, rounds, key=BENCH_KEY):
     s3 = boto3.client(
         "s3",
         endpoint_url=endpoint,
@@ -132,21 +133,21 @@ def main():
     args = parser.parse_args()
     launchers = []
     if args.switchyard:
-        launchers.append(("switchyard", lambda port, data: [args.switchyard, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data, "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY], None, (ACCESS_KEY, SECRET_KEY)))
+        launchers.append(("switchyard", lambda port, data: [args.switchyard, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data, "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY], None, BENCH_KEY))
     if args.s3s_fs:
-        launchers.append(("s3s-fs", lambda port, data: [args.s3s_fs, "--host", "127.0.0.1", "--port", str(port), "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY, data], None, (ACCESS_KEY, SECRET_KEY)))
+        launchers.append(("s3s-fs", lambda port, data: [args.s3s_fs, "--host", "127.0.0.1", "--port", str(port), "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY, data], None, BENCH_KEY))
     if args.garage:
         launchers.append(("garage", *garage_launcher(args.garage), GARAGE_KEY))
     if args.floor:
         canned = os.path.join(os.path.dirname(os.path.abspath(__file__)), "canned_s3.py")
-        launchers.append(("boto3 floor", lambda port, data: ["python3", canned, "--port", str(port)], None, (ACCESS_KEY, SECRET_KEY)))
+        launchers.append(("boto3 floor", lambda port, data: ["python3", canned, "--port", str(port)], None, BENCH_KEY))
     print(f"{'server':<12} {'PUT best':>9} {'median':>7} {'GET best':>9} {'median':>7}   s per 100 4 KiB objects, boto3, {args.rounds} rounds per pass")
     rounds = {}
 
     def report(name, puts, gets, note):
         print(f"{name:<12} {min(puts):>9.3f} {statistics.median(puts):>7.3f} {min(gets):>9.3f} {statistics.median(gets):>7.3f}   {note}")
 
-    def measured(name, endpoint, key=(ACCESS_KEY, SECRET_KEY)):
+    def measured(name, endpoint, key=BENCH_KEY):
         puts, gets = measure(endpoint, args.rounds, key)
         report(name, puts, gets, f"load {os.getloadavg()[0]:.2f}")
         all_puts, all_gets = rounds.setdefault(name, ([], []))
